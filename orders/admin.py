@@ -1,0 +1,205 @@
+"""Admin for the write model. Every change goes through orders.services (logged, read side refreshed)."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+
+from orders import services
+from orders.exceptions import DomainError
+from orders.models import Customer, DomainEvent, Order, OrderLine, OrderStatus, Product
+
+
+def error_text(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    return str(error)
+
+
+class CommandAdmin(admin.ModelAdmin):
+    """Refused commands become an error message on the same page, never a 500 or a partial save."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # there is no delete command: orders are cancelled, products deactivated
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (ValidationError, DomainError) as error:
+            # The admin's own transaction was rolled back: nothing of this save is kept.
+            self.message_user(request, f"Not saved: {error_text(error)}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
+@admin.register(Customer)
+class CustomerAdmin(CommandAdmin):
+    list_display = ["id", "name", "email", "created_at"]
+    search_fields = ["name", "email"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            changed = {f: form.cleaned_data[f] for f in form.changed_data if f in ("name", "email")}
+            if changed:
+                services.customer_update(customer_id=obj.pk, **changed)
+        else:
+            obj.pk = services.customer_create(name=obj.name, email=obj.email).pk
+
+
+@admin.register(Product)
+class ProductAdmin(CommandAdmin):
+    list_display = ["id", "sku", "name", "unit_price", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["sku", "name"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["sku"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            fields = ("name", "unit_price", "is_active")
+            changed = {f: form.cleaned_data[f] for f in form.changed_data if f in fields}
+            if changed:
+                services.product_update(product_id=obj.pk, **changed)
+        else:
+            product = services.product_create(
+                sku=obj.sku, name=obj.name, unit_price=obj.unit_price, is_active=obj.is_active
+            )
+            obj.pk = product.pk
+
+
+class OrderLineForm(forms.ModelForm):
+    class Meta:
+        model = OrderLine
+        fields = ["product", "quantity"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "product" in self.fields and not self.instance.pk:
+            self.fields["product"].queryset = Product.objects.filter(is_active=True)
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    form = OrderLineForm
+    fields = ["product", "quantity", "unit_price"]
+    readonly_fields = ["unit_price"]
+    autocomplete_fields = []
+    extra = 1
+    min_num = 1
+    validate_min = True
+
+    def get_readonly_fields(self, request, obj=None):
+        # A line's product is fixed once written: change the quantity, or remove and add.
+        return ["product", "unit_price"] if obj else ["unit_price"]
+
+    def _editable(self, obj):
+        return obj is None or obj.status == OrderStatus.PENDING
+
+    def has_add_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_change_permission(request, obj)
+
+
+@admin.register(Order)
+class OrderAdmin(CommandAdmin):
+    list_display = ["id", "customer", "status", "version", "created_at", "updated_at"]
+    list_filter = ["status"]
+    search_fields = ["=id", "customer__name", "customer__email"]
+    list_select_related = ["customer"]
+    inlines = [OrderLineInline]
+    actions = ["pay", "ship", "deliver", "cancel"]
+
+    def get_fields(self, request, obj=None):
+        return (
+            ["customer", "status", "version", "created_at", "updated_at"] if obj else ["customer"]
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["customer", "status", "version", "created_at", "updated_at"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        """Nothing to save on the order row itself: save_formset runs the commands with its lines."""
+
+    def save_formset(self, request, form, formset, change):
+        order = form.instance
+        if not change:
+            lines = [
+                {"product_id": f.cleaned_data["product"].pk, "quantity": f.cleaned_data["quantity"]}
+                for f in formset.forms
+                if f.cleaned_data and not f.cleaned_data.get("DELETE")
+            ]
+            created = services.order_create(customer_id=order.customer_id, lines=lines)
+            order.pk, order.status, order.version = created.pk, created.status, created.version
+            order.created_at, order.updated_at = created.created_at, created.updated_at
+            return
+        for line_form in formset.forms:
+            data = line_form.cleaned_data
+            if not data:
+                continue
+            line = line_form.instance
+            if data.get("DELETE") and line.pk:
+                services.order_line_remove(order_id=order.pk, line_id=line.pk)
+            elif not line.pk and not data.get("DELETE"):
+                services.order_line_add(
+                    order_id=order.pk, product_id=data["product"].pk, quantity=data["quantity"]
+                )
+            elif line.pk and "quantity" in line_form.changed_data:
+                services.order_line_update(
+                    order_id=order.pk, line_id=line.pk, quantity=data["quantity"]
+                )
+
+    def _transition(self, request, queryset, command: str):
+        service = getattr(services, f"order_{command}")
+        done, refused = 0, []
+        for order_id in queryset.values_list("pk", flat=True):
+            try:
+                service(order_id=order_id)
+                done += 1
+            except (DomainError, Order.DoesNotExist) as error:
+                refused.append(f"#{order_id}: {error_text(error)}")
+        if done:
+            self.message_user(
+                request, f"{command.capitalize()}: {done} order(s) done.", messages.SUCCESS
+            )
+        if refused:
+            self.message_user(request, "Refused — " + "; ".join(refused), messages.ERROR)
+
+    @admin.action(description="Pay selected orders", permissions=["change"])
+    def pay(self, request, queryset):
+        self._transition(request, queryset, "pay")
+
+    @admin.action(description="Ship selected orders", permissions=["change"])
+    def ship(self, request, queryset):
+        self._transition(request, queryset, "ship")
+
+    @admin.action(description="Mark selected orders delivered", permissions=["change"])
+    def deliver(self, request, queryset):
+        self._transition(request, queryset, "deliver")
+
+    @admin.action(description="Cancel selected orders", permissions=["change"])
+    def cancel(self, request, queryset):
+        self._transition(request, queryset, "cancel")
+
+
+@admin.register(DomainEvent)
+class DomainEventAdmin(admin.ModelAdmin):
+    """The event log is append-only: viewable, never edited here."""
+
+    list_display = ["id", "event_type", "aggregate_type", "aggregate_id", "occurred_at"]
+    list_filter = ["event_type", "aggregate_type"]
+    search_fields = ["=aggregate_id", "event_type"]
+    readonly_fields = ["event_type", "aggregate_type", "aggregate_id", "payload", "occurred_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

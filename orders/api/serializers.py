@@ -1,0 +1,117 @@
+"""Input and output shapes of the command API. Validation of form here; of meaning in services."""
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from orders.models import MAX_QUANTITY, MONEY
+
+MAX_ID = 2**63 - 1
+MAX_LINES_PER_ORDER = 500
+
+
+def id_field(**kwargs):
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+def money_field(**kwargs):
+    # decimal_places=2 rejects "1.005" with a message rather than rounding it.
+    return serializers.DecimalField(**MONEY, min_value=Decimal("0"), **kwargs)
+
+
+def quantity_field():
+    return serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+
+
+class AtLeastOneFieldMixin:
+    def validate(self, attrs):
+        if not attrs:
+            names = ", ".join(self.fields)
+            raise serializers.ValidationError(f"Provide at least one of: {names}.")
+        return attrs
+
+
+class CustomerCreateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(max_length=254)
+
+
+class CustomerUpdateInput(AtLeastOneFieldMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    email = serializers.EmailField(max_length=254, required=False)
+
+
+class CustomerOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    email = serializers.EmailField()
+
+
+class ProductCreateInput(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=200)
+    unit_price = money_field()
+    is_active = serializers.BooleanField(required=False, default=True)
+
+
+class ProductUpdateInput(AtLeastOneFieldMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    unit_price = money_field(required=False)
+    is_active = serializers.BooleanField(required=False)
+
+
+class ProductOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    unit_price = money_field()
+    is_active = serializers.BooleanField()
+
+
+class LineInput(serializers.Serializer):
+    product_id = id_field()
+    quantity = quantity_field()
+
+
+class OrderCreateInput(serializers.Serializer):
+    customer_id = id_field()
+    lines = serializers.ListField(
+        child=LineInput(), min_length=1, max_length=MAX_LINES_PER_ORDER, allow_empty=False
+    )
+
+
+class LineQuantityInput(serializers.Serializer):
+    quantity = quantity_field()
+
+
+class EmptyInput(serializers.Serializer):
+    """Transitions take no fields; the body may be {} or absent."""
+
+
+class LineOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    product_id = serializers.IntegerField()
+    quantity = serializers.IntegerField()
+    unit_price = money_field()
+
+
+class OrderOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    customer_id = serializers.IntegerField()
+    status = serializers.CharField()
+    version = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    lines = LineOutput(many=True, source="lines.all")
+
+
+class LineCommandOutput(LineOutput):
+    order_id = serializers.IntegerField()
+    version = serializers.IntegerField(source="order.version")
+
+
+class LineRemovedOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    order_id = serializers.IntegerField()
+    version = serializers.IntegerField()
+    removed = serializers.BooleanField()

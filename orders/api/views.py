@@ -1,0 +1,130 @@
+"""Command API: each view validates input, calls one service, and serializes its result."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orders import services
+from orders.api import serializers as s
+from orders.api.idempotency import idempotent
+from orders.api.permissions import CommandPermission
+from orders.api.preconditions import expected_version, version_etag
+from orders.models import Order
+
+ORDER_CHANGE = ["orders.change_order"]
+
+
+class CommandApi(APIView):
+    permission_classes = [CommandPermission]
+    required_permissions: dict[str, list[str]] = {}
+
+    @staticmethod
+    def valid(serializer_class, request) -> dict:
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+def order_response(order: Order, body: dict, status_code=status.HTTP_200_OK) -> Response:
+    response = Response(body, status=status_code)
+    response["ETag"] = version_etag(order.version)
+    return response
+
+
+class CustomerCreateApi(CommandApi):
+    required_permissions = {"POST": ["orders.add_customer"]}
+
+    @extend_schema(request=s.CustomerCreateInput, responses={201: s.CustomerOutput})
+    @idempotent
+    def post(self, request):
+        customer = services.customer_create(**self.valid(s.CustomerCreateInput, request))
+        return Response(s.CustomerOutput(customer).data, status=status.HTTP_201_CREATED)
+
+
+class CustomerUpdateApi(CommandApi):
+    required_permissions = {"PATCH": ["orders.change_customer"]}
+
+    @extend_schema(request=s.CustomerUpdateInput, responses={200: s.CustomerOutput})
+    def patch(self, request, customer_id):
+        data = self.valid(s.CustomerUpdateInput, request)
+        customer = services.customer_update(customer_id=customer_id, **data)
+        return Response(s.CustomerOutput(customer).data)
+
+
+class ProductCreateApi(CommandApi):
+    required_permissions = {"POST": ["orders.add_product"]}
+
+    @extend_schema(request=s.ProductCreateInput, responses={201: s.ProductOutput})
+    @idempotent
+    def post(self, request):
+        product = services.product_create(**self.valid(s.ProductCreateInput, request))
+        return Response(s.ProductOutput(product).data, status=status.HTTP_201_CREATED)
+
+
+class ProductUpdateApi(CommandApi):
+    required_permissions = {"PATCH": ["orders.change_product"]}
+
+    @extend_schema(request=s.ProductUpdateInput, responses={200: s.ProductOutput})
+    def patch(self, request, product_id):
+        data = self.valid(s.ProductUpdateInput, request)
+        product = services.product_update(product_id=product_id, **data)
+        return Response(s.ProductOutput(product).data)
+
+
+class OrderCreateApi(CommandApi):
+    required_permissions = {"POST": ["orders.add_order"]}
+
+    @extend_schema(request=s.OrderCreateInput, responses={201: s.OrderOutput})
+    @idempotent
+    def post(self, request):
+        order = services.order_create(**self.valid(s.OrderCreateInput, request))
+        return order_response(order, s.OrderOutput(order).data, status.HTTP_201_CREATED)
+
+
+class OrderLineAddApi(CommandApi):
+    required_permissions = {"POST": ORDER_CHANGE}
+
+    @extend_schema(request=s.LineInput, responses={201: s.LineCommandOutput})
+    @idempotent
+    def post(self, request, order_id):
+        data = self.valid(s.LineInput, request)
+        line = services.order_line_add(
+            order_id=order_id, expected_version=expected_version(request), **data
+        )
+        return order_response(line.order, s.LineCommandOutput(line).data, status.HTTP_201_CREATED)
+
+
+class OrderLineApi(CommandApi):
+    required_permissions = {"PATCH": ORDER_CHANGE, "DELETE": ORDER_CHANGE}
+
+    @extend_schema(request=s.LineQuantityInput, responses={200: s.LineCommandOutput})
+    def patch(self, request, order_id, line_id):
+        data = self.valid(s.LineQuantityInput, request)
+        line = services.order_line_update(
+            order_id=order_id, line_id=line_id, expected_version=expected_version(request), **data
+        )
+        return order_response(line.order, s.LineCommandOutput(line).data)
+
+    @extend_schema(request=None, responses={200: s.LineRemovedOutput})
+    def delete(self, request, order_id, line_id):
+        order = services.order_line_remove(
+            order_id=order_id, line_id=line_id, expected_version=expected_version(request)
+        )
+        body = {"id": line_id, "order_id": order.pk, "version": order.version, "removed": True}
+        return order_response(order, s.LineRemovedOutput(body).data)
+
+
+class OrderTransitionApi(CommandApi):
+    """POST /api/orders/{id}/<command>/ for pay, ship, deliver and cancel."""
+
+    required_permissions = {"POST": ORDER_CHANGE}
+    command: str = ""
+
+    @extend_schema(request=s.EmptyInput, responses={200: s.OrderOutput})
+    @idempotent
+    def post(self, request, order_id):
+        self.valid(s.EmptyInput, request)
+        service = getattr(services, f"order_{self.command}")
+        order = service(order_id=order_id, expected_version=expected_version(request))
+        return order_response(order, s.OrderOutput(order).data)

@@ -1,0 +1,59 @@
+"""Domain events: past-tense facts appended to the event log in the command's own transaction.
+
+After the transaction commits, the configured read-model handler (settings.READ_MODEL_HANDLER) is
+told which event types happened. `orders` never imports the read side: it only announces changes.
+"""
+
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.module_loading import import_string
+
+from orders.models import DomainEvent
+
+CUSTOMER_REGISTERED = "CustomerRegistered"
+CUSTOMER_UPDATED = "CustomerUpdated"
+PRODUCT_ADDED = "ProductAdded"
+PRODUCT_UPDATED = "ProductUpdated"
+ORDER_PLACED = "OrderPlaced"
+ORDER_LINE_ADDED = "OrderLineAdded"
+ORDER_LINE_CHANGED = "OrderLineChanged"
+ORDER_LINE_REMOVED = "OrderLineRemoved"
+ORDER_PAID = "OrderPaid"
+ORDER_SHIPPED = "OrderShipped"
+ORDER_DELIVERED = "OrderDelivered"
+ORDER_CANCELLED = "OrderCancelled"
+
+ALL_EVENT_TYPES = (
+    CUSTOMER_REGISTERED,
+    CUSTOMER_UPDATED,
+    PRODUCT_ADDED,
+    PRODUCT_UPDATED,
+    ORDER_PLACED,
+    ORDER_LINE_ADDED,
+    ORDER_LINE_CHANGED,
+    ORDER_LINE_REMOVED,
+    ORDER_PAID,
+    ORDER_SHIPPED,
+    ORDER_DELIVERED,
+    ORDER_CANCELLED,
+)
+
+
+def event_record(*, event_type: str, aggregate, payload: dict) -> DomainEvent:
+    """Append one event for `aggregate` and announce it to the read model once the transaction commits."""
+    event = DomainEvent.objects.create(
+        event_type=event_type,
+        aggregate_type=type(aggregate).__name__,
+        aggregate_id=aggregate.pk,
+        payload=payload,
+    )
+    transaction.on_commit(partial(_announce, (event_type,)), robust=True)
+    return event
+
+
+def _announce(event_types: tuple[str, ...]) -> None:
+    handler = getattr(settings, "READ_MODEL_HANDLER", None)
+    if handler:
+        import_string(handler)(event_types)

@@ -1,0 +1,364 @@
+"""Commands: one function per command, one transaction each, one domain event each.
+
+Every entry point (REST API, admin, management commands) calls these; nothing else writes the
+order tables. Each command appends its event in the same transaction, and the read model is told
+after commit (orders.events).
+"""
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from orders import events
+from orders.exceptions import TransitionNotAllowed, VersionMismatch
+from orders.locks import order_lock
+from orders.models import MAX_QUANTITY, Customer, Order, OrderLine, OrderStatus, Product
+
+# command name -> (statuses it may start from, status it leads to, event it records)
+TRANSITIONS = {
+    "pay": ({OrderStatus.PENDING}, OrderStatus.PAID, events.ORDER_PAID),
+    "ship": ({OrderStatus.PAID}, OrderStatus.SHIPPED, events.ORDER_SHIPPED),
+    "deliver": ({OrderStatus.SHIPPED}, OrderStatus.DELIVERED, events.ORDER_DELIVERED),
+    "cancel": (
+        {OrderStatus.PENDING, OrderStatus.PAID},
+        OrderStatus.CANCELLED,
+        events.ORDER_CANCELLED,
+    ),
+}
+
+# Errors Django reports for the whole object that belong to one field, by error code.
+FIELD_BY_ERROR_CODE = {"email_taken": "email"}
+UNIQUE_FIELD_BY_CONSTRAINT = {
+    "customer_email_unique_ci": ("email", "A customer with this email already exists."),
+    "orders_product_sku_key": ("sku", "A product with this sku already exists."),
+    "order_line_product_once": ("product_id", "This product is already on the order."),
+}
+
+
+# --- customers -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_create(*, name: str, email: str) -> Customer:
+    customer = Customer(name=name, email=email)
+    _validate_and_save(customer)
+    events.event_record(
+        event_type=events.CUSTOMER_REGISTERED,
+        aggregate=customer,
+        payload={"name": customer.name, "email": customer.email},
+    )
+    return customer
+
+
+@transaction.atomic
+def customer_update(
+    *, customer_id: int, name: str | None = None, email: str | None = None
+) -> Customer:
+    customer = Customer.objects.select_for_update().get(pk=customer_id)
+    changes = _apply(customer, name=name, email=email)
+    _validate_and_save(customer)
+    events.event_record(event_type=events.CUSTOMER_UPDATED, aggregate=customer, payload=changes)
+    return customer
+
+
+# --- products ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def product_create(*, sku: str, name: str, unit_price: Decimal, is_active: bool = True) -> Product:
+    product = Product(sku=sku, name=name, unit_price=unit_price, is_active=is_active)
+    _validate_and_save(product)
+    events.event_record(
+        event_type=events.PRODUCT_ADDED,
+        aggregate=product,
+        payload={
+            "sku": product.sku,
+            "name": product.name,
+            "unit_price": str(product.unit_price),
+            "is_active": product.is_active,
+        },
+    )
+    return product
+
+
+@transaction.atomic
+def product_update(
+    *,
+    product_id: int,
+    name: str | None = None,
+    unit_price: Decimal | None = None,
+    is_active: bool | None = None,
+) -> Product:
+    """Change a product. Existing order lines keep the price they were written with."""
+    product = Product.objects.select_for_update().get(pk=product_id)
+    changes = _apply(product, name=name, unit_price=unit_price, is_active=is_active)
+    _validate_and_save(product)
+    events.event_record(event_type=events.PRODUCT_UPDATED, aggregate=product, payload=changes)
+    return product
+
+
+# --- orders --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def order_create(*, customer_id: int, lines: Iterable[Mapping]) -> Order:
+    """Place a pending order with at least one line; prices are captured from the products now."""
+    lines = list(lines)
+    customer = Customer.objects.filter(pk=customer_id).first()
+    if customer is None:
+        raise ValidationError({"customer_id": f"No customer with id {customer_id}."})
+    if not lines:
+        raise ValidationError({"lines": "An order needs at least one line."})
+    product_ids = [line["product_id"] for line in lines]
+    duplicates = sorted({pid for pid in product_ids if product_ids.count(pid) > 1})
+    if duplicates:
+        raise ValidationError(
+            {"lines": f"Product {duplicates[0]} appears more than once; give one line per product."}
+        )
+    products = Product.objects.in_bulk(product_ids)
+    for position, line in enumerate(lines, start=1):
+        _check_orderable(products.get(line["product_id"]), line["product_id"], f"Line {position}: ")
+        _check_quantity(line["quantity"], f"Line {position}: ")
+
+    now = timezone.now()
+    order = Order.objects.create(customer=customer, created_at=now, updated_at=now)
+    order_lines = OrderLine.objects.bulk_create(
+        OrderLine(
+            order=order,
+            product=products[line["product_id"]],
+            quantity=line["quantity"],
+            unit_price=products[line["product_id"]].unit_price,
+        )
+        for line in lines
+    )
+    events.event_record(
+        event_type=events.ORDER_PLACED,
+        aggregate=order,
+        payload={
+            "customer_id": customer.pk,
+            "version": order.version,
+            "lines": [_line_payload(line) for line in order_lines],
+        },
+    )
+    return order
+
+
+@transaction.atomic
+def order_line_add(
+    *, order_id: int, product_id: int, quantity: int, expected_version: int | None = None
+) -> OrderLine:
+    order = _pending_order(order_id, expected_version, "add lines")
+    product = Product.objects.filter(pk=product_id).first()
+    _check_orderable(product, product_id)
+    _check_quantity(quantity)
+    if order.lines.filter(product_id=product_id).exists():
+        raise ValidationError(
+            {"product_id": "This product is already on the order; change its quantity."}
+        )
+    line = OrderLine.objects.create(
+        order=order, product=product, quantity=quantity, unit_price=product.unit_price
+    )
+    _bump(order)
+    events.event_record(
+        event_type=events.ORDER_LINE_ADDED,
+        aggregate=order,
+        payload={"version": order.version, "line": _line_payload(line)},
+    )
+    return line
+
+
+@transaction.atomic
+def order_line_update(
+    *, order_id: int, line_id: int, quantity: int, expected_version: int | None = None
+) -> OrderLine:
+    """Change a line's quantity; its captured unit price stays."""
+    order = _pending_order(order_id, expected_version, "change lines")
+    line = order.lines.get(pk=line_id)
+    _check_quantity(quantity)
+    previous = line.quantity
+    line.quantity = quantity
+    line.save(update_fields=["quantity"])
+    _bump(order)
+    events.event_record(
+        event_type=events.ORDER_LINE_CHANGED,
+        aggregate=order,
+        payload={
+            "version": order.version,
+            "line": _line_payload(line),
+            "previous_quantity": previous,
+        },
+    )
+    return line
+
+
+@transaction.atomic
+def order_line_remove(*, order_id: int, line_id: int, expected_version: int | None = None) -> Order:
+    """Remove a line; the last line of an order cannot be removed (cancel the order instead)."""
+    order = _pending_order(order_id, expected_version, "remove lines")
+    line = order.lines.get(pk=line_id)
+    if order.lines.count() == 1:
+        raise TransitionNotAllowed(
+            "An order always has at least one line: cancel the order instead.",
+            order_id=order.pk,
+            status=order.status,
+            version=order.version,
+        )
+    payload = _line_payload(line)
+    line.delete()
+    _bump(order)
+    events.event_record(
+        event_type=events.ORDER_LINE_REMOVED,
+        aggregate=order,
+        payload={"version": order.version, "line": payload},
+    )
+    return order
+
+
+def order_pay(*, order_id: int, expected_version: int | None = None) -> Order:
+    return _order_transition(order_id, "pay", expected_version)
+
+
+def order_ship(*, order_id: int, expected_version: int | None = None) -> Order:
+    return _order_transition(order_id, "ship", expected_version)
+
+
+def order_deliver(*, order_id: int, expected_version: int | None = None) -> Order:
+    return _order_transition(order_id, "deliver", expected_version)
+
+
+def order_cancel(*, order_id: int, expected_version: int | None = None) -> Order:
+    return _order_transition(order_id, "cancel", expected_version)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def _order_transition(order_id: int, command: str, expected_version: int | None) -> Order:
+    allowed_from, target, event_type = TRANSITIONS[command]
+    order = order_lock(order_id)
+    _check_version(order, expected_version)
+    if order.status not in allowed_from:
+        raise TransitionNotAllowed(
+            f"Cannot {command} an order that is {order.status}.",
+            order_id=order.pk,
+            status=order.status,
+            version=order.version,
+        )
+    previous = order.status
+    order.status = target
+    _bump(order, "status")
+    events.event_record(
+        event_type=event_type,
+        aggregate=order,
+        payload={"from": previous, "to": target, "version": order.version},
+    )
+    return order
+
+
+def _pending_order(order_id: int, expected_version: int | None, action: str) -> Order:
+    order = order_lock(order_id)
+    _check_version(order, expected_version)
+    if order.status != OrderStatus.PENDING:
+        raise TransitionNotAllowed(
+            f"Cannot {action}: the order is {order.status}; lines change only while pending.",
+            order_id=order.pk,
+            status=order.status,
+            version=order.version,
+        )
+    return order
+
+
+def _check_version(order: Order, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != order.version:
+        raise VersionMismatch(
+            f"The order is at version {order.version}, not {expected_version}.",
+            order_id=order.pk,
+            status=order.status,
+            version=order.version,
+        )
+
+
+def _bump(order: Order, *fields: str) -> None:
+    order.version += 1
+    order.updated_at = max(timezone.now(), order.created_at)
+    order.save(update_fields=[*fields, "version", "updated_at"])
+
+
+def _check_orderable(product: Product | None, product_id, prefix: str = "") -> None:
+    if product is None:
+        raise ValidationError(
+            {"lines" if prefix else "product_id": f"{prefix}No product with id {product_id}."}
+        )
+    if not product.is_active:
+        raise ValidationError(
+            {
+                "lines"
+                if prefix
+                else "product_id": f"{prefix}Product {product.sku} is inactive and cannot be ordered."
+            }
+        )
+
+
+def _check_quantity(quantity, prefix: str = "") -> None:
+    if (
+        isinstance(quantity, bool)
+        or not isinstance(quantity, int)
+        or not 1 <= quantity <= MAX_QUANTITY
+    ):
+        raise ValidationError(
+            {
+                "lines"
+                if prefix
+                else "quantity": f"{prefix}Quantity must be a whole number from 1 to {MAX_QUANTITY}."
+            }
+        )
+
+
+def _line_payload(line: OrderLine) -> dict:
+    return {
+        "line_id": line.pk,
+        "product_id": line.product_id,
+        "quantity": line.quantity,
+        "unit_price": str(line.unit_price),
+    }
+
+
+def _apply(instance, **values) -> dict:
+    """Set the given non-None fields on `instance`; return what changed, JSON-ready."""
+    changes = {}
+    for field, value in values.items():
+        if value is not None:
+            setattr(instance, field, value)
+            changes[field] = str(value) if isinstance(value, Decimal) else value
+    return changes
+
+
+def _validate_and_save(instance) -> None:
+    """full_clean, then save; a unique race lost to a concurrent command is a 400 too, not a 500."""
+    try:
+        instance.full_clean()
+    except ValidationError as error:
+        raise _attribute_to_fields(error) from None
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError as error:
+        constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
+        field, message = UNIQUE_FIELD_BY_CONSTRAINT.get(
+            constraint, ("__all__", "Conflicts with existing data.")
+        )
+        raise ValidationError({field: message}) from error
+
+
+def _attribute_to_fields(error: ValidationError) -> ValidationError:
+    errors = dict(error.error_dict)
+    for item in list(errors.get("__all__", [])):
+        field = FIELD_BY_ERROR_CODE.get(item.code)
+        if field:
+            errors["__all__"].remove(item)
+            errors.setdefault(field, []).append(item)
+    return ValidationError({field: items for field, items in errors.items() if items})

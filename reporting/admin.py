@@ -1,0 +1,124 @@
+"""Admin for the read side: the reports, strictly read-only, and the freshness ledger."""
+
+from django.contrib import admin, messages
+
+from reporting import refresh
+from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales, ViewState
+
+
+class ReportAdmin(admin.ModelAdmin):
+    """A materialized view: listed and searched, never added to, changed or deleted."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        return {}  # not even "delete selected"
+
+
+@admin.register(OrderSummary)
+class OrderSummaryAdmin(ReportAdmin):
+    list_display = [
+        "order_id",
+        "customer_name",
+        "status",
+        "line_count",
+        "item_count",
+        "total_amount",
+        "created_at",
+        "updated_at",
+    ]
+    list_filter = ["status", "created_at"]
+    search_fields = ["=order_id", "customer_name", "customer_email"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(CustomerStats)
+class CustomerStatsAdmin(ReportAdmin):
+    list_display = [
+        "customer_id",
+        "name",
+        "email",
+        "order_count",
+        "lifetime_value",
+        "first_order_at",
+        "last_order_at",
+    ]
+    list_filter = ["last_order_at"]
+    search_fields = ["=customer_id", "name", "email"]
+
+
+@admin.register(ProductSales)
+class ProductSalesAdmin(ReportAdmin):
+    list_display = [
+        "product_id",
+        "sku",
+        "name",
+        "unit_price",
+        "is_active",
+        "units_sold",
+        "revenue",
+        "order_count",
+    ]
+    list_filter = ["is_active"]
+    search_fields = ["=product_id", "sku", "name"]
+
+
+@admin.register(DailyRevenue)
+class DailyRevenueAdmin(ReportAdmin):
+    list_display = ["day", "order_count", "revenue", "average_order_value"]
+    list_filter = ["day"]
+    search_fields = ["day"]
+    date_hierarchy = "day"
+
+
+@admin.register(ViewState)
+class ViewStateAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "status",
+        "last_refreshed_at",
+        "last_duration_ms",
+        "row_count",
+        "refresh_count",
+        "requested",
+        "completed",
+        "last_error_at",
+    ]
+    list_filter = ["status"]
+    readonly_fields = [f.name for f in ViewState._meta.fields]
+    actions = ["refresh_selected"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        refresh.ensure_ledger()  # list every view, also before its first refresh
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description="Refresh selected views now (concurrently)", permissions=["view"])
+    def refresh_selected(self, request, queryset):
+        results = refresh.refresh_views(queryset.values_list("name", flat=True))
+        for result in results:
+            if result.error:
+                self.message_user(
+                    request, f"{result.view}: refresh failed: {result.error}", messages.ERROR
+                )
+            else:
+                self.message_user(
+                    request,
+                    f"{result.view}: refreshed in {result.duration_ms:.0f} ms, {result.row_count} rows.",
+                    messages.SUCCESS,
+                )

@@ -1,0 +1,70 @@
+"""Filters and ordering of the report endpoints; an invalid value is a 400, never a 500."""
+
+from django import forms
+from django_filters import rest_framework as filters
+
+from orders.models import OrderStatus
+from reporting.models import DailyRevenue, OrderSummary
+
+MONEY_FILTER = {"max_digits": 14, "decimal_places": 2}
+
+
+class IdFilter(filters.NumberFilter):
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_value=1, max_value=2**63 - 1, **kwargs)
+
+
+class StableOrderingFilter(filters.OrderingFilter):
+    """Ordering by the chosen fields, then by the primary key, so pages never overlap."""
+
+    def __init__(self, *args, tiebreak: str, **kwargs):
+        self.tiebreak = tiebreak
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs, value):
+        qs = super().filter(qs, value)
+        if value:
+            descending = value[-1].startswith("-")
+            qs = qs.order_by(
+                *qs.query.order_by, f"-{self.tiebreak}" if descending else self.tiebreak
+            )
+        return qs
+
+
+def ordering(*fields: str, tiebreak: str) -> StableOrderingFilter:
+    return StableOrderingFilter(fields=[(f, f) for f in fields], tiebreak=tiebreak)
+
+
+class OrderSummaryFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=OrderStatus.choices)
+    customer_id = IdFilter()
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    min_total = filters.NumberFilter(field_name="total_amount", lookup_expr="gte", **MONEY_FILTER)
+    max_total = filters.NumberFilter(field_name="total_amount", lookup_expr="lte", **MONEY_FILTER)
+    ordering = ordering("created_at", "total_amount", tiebreak="order_id")
+
+    class Meta:
+        model = OrderSummary
+        fields = []
+
+
+class CustomerStatsFilter(filters.FilterSet):
+    ordering = ordering("lifetime_value", "order_count", "name", tiebreak="customer_id")
+
+
+class ProductSalesFilter(filters.FilterSet):
+    is_active = filters.BooleanFilter()
+    ordering = ordering("revenue", "units_sold", "sku", tiebreak="product_id")
+
+
+class DailyRevenueFilter(filters.FilterSet):
+    # `from` is a Python keyword, so these two are declared under it through locals().
+    locals()["from"] = filters.DateFilter(field_name="day", lookup_expr="gte")
+    locals()["to"] = filters.DateFilter(field_name="day", lookup_expr="lte")
+
+    class Meta:
+        model = DailyRevenue
+        fields = []

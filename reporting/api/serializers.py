@@ -1,0 +1,58 @@
+"""Report rows as JSON; money is a two-place decimal string."""
+
+from rest_framework import serializers
+
+from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales
+
+
+class OrderSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderSummary
+        fields = [
+            "order_id",
+            "customer_id",
+            "customer_name",
+            "customer_email",
+            "status",
+            "version",
+            "created_at",
+            "updated_at",
+            "line_count",
+            "item_count",
+            "total_amount",
+        ]
+
+
+class CustomerStatsSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CustomerStats
+        fields = [
+            "customer_id",
+            "name",
+            "email",
+            "order_count",
+            "lifetime_value",
+            "first_order_at",
+            "last_order_at",
+        ]
+
+
+class ProductSalesSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ProductSales
+        fields = [
+            "product_id",
+            "sku",
+            "name",
+            "unit_price",
+            "is_active",
+            "units_sold",
+            "revenue",
+            "order_count",
+        ]
+
+
+class DailyRevenueSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DailyRevenue
+        fields = ["day", "order_count", "revenue", "average_order_value"]

@@ -1,0 +1,201 @@
+"""The read model: four materialized views over the order tables, and their freshness ledger.
+
+Views read only the normalized tables (never each other), so each can be refreshed on its own.
+Cancelled orders show in the order summary and count toward nothing else.
+"""
+
+from django.db import models
+from django_pgviews import view as pg
+
+# Per-order totals of non-cancelled orders, shared by the views that aggregate money.
+_LIVE_ORDER_TOTALS = """
+    SELECT o.id, o.customer_id, o.created_at, sum(l.quantity * l.unit_price) AS total
+    FROM orders_order o
+    JOIN orders_orderline l ON l.order_id = o.id
+    WHERE o.status <> 'cancelled'
+    GROUP BY o.id
+"""
+
+
+class OrderSummary(pg.ReadOnlyMaterializedView):
+    """One row per order, cancelled ones included."""
+
+    sql = """
+        SELECT o.id AS order_id, o.customer_id, c.name AS customer_name, c.email AS customer_email,
+               o.status, o.version, o.created_at, o.updated_at,
+               count(l.id) AS line_count,
+               coalesce(sum(l.quantity), 0) AS item_count,
+               coalesce(sum(l.quantity * l.unit_price), 0)::numeric(14, 2) AS total_amount
+        FROM orders_order o
+        JOIN orders_customer c ON c.id = o.customer_id
+        LEFT JOIN orders_orderline l ON l.order_id = o.id
+        GROUP BY o.id, c.id
+    """
+    concurrent_index = "order_id"
+
+    order_id = models.BigIntegerField(primary_key=True)
+    customer_id = models.BigIntegerField()
+    customer_name = models.CharField(max_length=200)
+    customer_email = models.CharField(max_length=254)
+    status = models.CharField(max_length=16)
+    version = models.IntegerField()
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    line_count = models.IntegerField()
+    item_count = models.BigIntegerField()
+    total_amount = models.DecimalField(max_digits=14, decimal_places=2)
+
+    class Meta:
+        managed = False
+        db_table = "reporting_order_summary"
+        verbose_name_plural = "order summaries"
+        indexes = [
+            models.Index(fields=["customer_id"], name="order_summary_customer"),
+            models.Index(fields=["status", "created_at"], name="order_summary_status"),
+            models.Index(fields=["created_at"], name="order_summary_created"),
+            models.Index(fields=["total_amount"], name="order_summary_total"),
+        ]
+
+    def __str__(self):
+        return f"Order #{self.order_id}"
+
+
+class CustomerStats(pg.ReadOnlyMaterializedView):
+    """One row per customer, including those with no orders (zeros)."""
+
+    sql = f"""
+        SELECT c.id AS customer_id, c.name, c.email,
+               count(t.id) AS order_count,
+               coalesce(sum(t.total), 0)::numeric(14, 2) AS lifetime_value,
+               min(t.created_at) AS first_order_at,
+               max(t.created_at) AS last_order_at
+        FROM orders_customer c
+        LEFT JOIN ({_LIVE_ORDER_TOTALS}) t ON t.customer_id = c.id
+        GROUP BY c.id
+    """
+    concurrent_index = "customer_id"
+
+    customer_id = models.BigIntegerField(primary_key=True)
+    name = models.CharField(max_length=200)
+    email = models.CharField(max_length=254)
+    order_count = models.BigIntegerField()
+    lifetime_value = models.DecimalField(max_digits=14, decimal_places=2)
+    first_order_at = models.DateTimeField(null=True)
+    last_order_at = models.DateTimeField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = "reporting_customer_stats"
+        verbose_name_plural = "customer stats"
+        indexes = [
+            models.Index(fields=["lifetime_value"], name="customer_stats_value"),
+            models.Index(fields=["order_count"], name="customer_stats_orders"),
+            models.Index(fields=["name"], name="customer_stats_name"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ProductSales(pg.ReadOnlyMaterializedView):
+    """One row per product, including those never sold (zeros); price and name are current."""
+
+    sql = """
+        SELECT p.id AS product_id, p.sku, p.name, p.unit_price, p.is_active,
+               coalesce(s.units_sold, 0) AS units_sold,
+               coalesce(s.revenue, 0)::numeric(14, 2) AS revenue,
+               coalesce(s.order_count, 0) AS order_count
+        FROM orders_product p
+        LEFT JOIN (
+            SELECT l.product_id, sum(l.quantity) AS units_sold,
+                   sum(l.quantity * l.unit_price) AS revenue,
+                   count(*) AS order_count  -- a product is on an order at most once
+            FROM orders_orderline l
+            JOIN orders_order o ON o.id = l.order_id
+            WHERE o.status <> 'cancelled'
+            GROUP BY l.product_id
+        ) s ON s.product_id = p.id
+    """
+    concurrent_index = "product_id"
+
+    product_id = models.BigIntegerField(primary_key=True)
+    sku = models.CharField(max_length=64)
+    name = models.CharField(max_length=200)
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    is_active = models.BooleanField()
+    units_sold = models.BigIntegerField()
+    revenue = models.DecimalField(max_digits=14, decimal_places=2)
+    order_count = models.BigIntegerField()
+
+    class Meta:
+        managed = False
+        db_table = "reporting_product_sales"
+        verbose_name_plural = "product sales"
+        indexes = [
+            models.Index(fields=["revenue"], name="product_sales_revenue"),
+            models.Index(fields=["units_sold"], name="product_sales_units"),
+            models.Index(fields=["sku"], name="product_sales_sku"),
+        ]
+
+    def __str__(self):
+        return self.sku
+
+
+class DailyRevenue(pg.ReadOnlyMaterializedView):
+    """One row per UTC day with at least one non-cancelled order."""
+
+    sql = f"""
+        SELECT (t.created_at AT TIME ZONE 'UTC')::date AS day,
+               count(*) AS order_count,
+               sum(t.total)::numeric(14, 2) AS revenue,
+               round(sum(t.total) / count(*), 2)::numeric(14, 2) AS average_order_value
+        FROM ({_LIVE_ORDER_TOTALS}) t
+        GROUP BY 1
+    """
+    concurrent_index = "day"
+
+    day = models.DateField(primary_key=True)
+    order_count = models.BigIntegerField()
+    revenue = models.DecimalField(max_digits=14, decimal_places=2)
+    average_order_value = models.DecimalField(max_digits=14, decimal_places=2)
+
+    class Meta:
+        managed = False
+        db_table = "reporting_daily_revenue"
+        verbose_name_plural = "daily revenue"
+
+    def __str__(self):
+        return str(self.day)
+
+
+class ViewState(models.Model):
+    """Freshness ledger and coalescing counters, one row per materialized view.
+
+    `requested` is bumped by each command after it commits (its ticket); a refresh that starts
+    after reading `requested = R` covers every ticket <= R and sets `completed = R`.
+    """
+
+    class Status(models.TextChoices):
+        FRESH = "fresh"
+        STALE = "stale"
+
+    name = models.CharField(max_length=64, primary_key=True)
+    # db_default: the refresher creates missing rows in SQL (after a flush, on a new database).
+    requested = models.BigIntegerField(db_default=0)
+    completed = models.BigIntegerField(db_default=0)
+    status = models.CharField(max_length=8, choices=Status, db_default=Status.FRESH)
+    last_refreshed_at = models.DateTimeField(null=True)
+    previous_refreshed_at = models.DateTimeField(null=True)
+    last_duration_ms = models.FloatField(null=True)
+    row_count = models.BigIntegerField(null=True)
+    refresh_count = models.BigIntegerField(db_default=0)
+    last_error = models.TextField(blank=True, db_default="")
+    last_error_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "view freshness"
+        verbose_name_plural = "view freshness"
+
+    def __str__(self):
+        return f"{self.name} ({self.status})"

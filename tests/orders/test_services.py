@@ -1,0 +1,199 @@
+"""Commands as services: invariants, lifecycle, events and versions."""
+
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+
+from orders import events, services
+from orders.exceptions import TransitionNotAllowed, VersionMismatch
+from orders.models import DomainEvent, Order, OrderLine, OrderStatus
+from tests.conftest import customer_make, order_make, product_make
+
+pytestmark = pytest.mark.django_db
+
+
+def event_types(aggregate) -> list[str]:
+    return list(
+        DomainEvent.objects.filter(
+            aggregate_type=type(aggregate).__name__, aggregate_id=aggregate.pk
+        ).values_list("event_type", flat=True)
+    )
+
+
+def test_customer_create_logs_an_event():
+    customer = services.customer_create(name="Ada", email="ada@example.com")
+    assert event_types(customer) == [events.CUSTOMER_REGISTERED]
+
+
+def test_customer_email_is_unique_ignoring_case():
+    services.customer_create(name="Ada", email="ada@example.com")
+    with pytest.raises(ValidationError) as error:
+        services.customer_create(name="Other", email="ADA@example.com")
+    assert "email" in error.value.message_dict
+
+
+def test_customer_update_changes_only_given_fields():
+    customer = customer_make(name="Ada")
+    updated = services.customer_update(customer_id=customer.pk, email="new@example.com")
+    assert (updated.name, updated.email) == ("Ada", "new@example.com")
+    assert event_types(customer)[-1] == events.CUSTOMER_UPDATED
+
+
+def test_product_price_change_never_alters_existing_orders():
+    # given
+    product = product_make(unit_price=Decimal("10.00"))
+    order = order_make(lines=[(product, 3)])
+    # when
+    services.product_update(product_id=product.pk, unit_price=Decimal("99.99"))
+    # then
+    line = order.lines.get()
+    assert line.unit_price == Decimal("10.00")
+    new_order = order_make(lines=[(product, 1)])
+    assert new_order.lines.get().unit_price == Decimal("99.99")
+
+
+def test_product_price_is_never_negative():
+    with pytest.raises(ValidationError) as error:
+        product_make(unit_price=Decimal("-0.01"))
+    assert "unit_price" in error.value.message_dict
+
+
+def test_order_create_captures_prices_and_logs_its_lines():
+    product = product_make(unit_price=Decimal("2.50"))
+    order = order_make(lines=[(product, 4)])
+    assert order.status == OrderStatus.PENDING and order.version == 1
+    event = DomainEvent.objects.get(event_type=events.ORDER_PLACED, aggregate_id=order.pk)
+    assert event.payload["lines"][0]["unit_price"] == "2.50"
+    assert event.payload["lines"][0]["quantity"] == 4
+
+
+def test_inactive_product_cannot_be_ordered():
+    product = product_make(is_active=False)
+    with pytest.raises(ValidationError, match="inactive"):
+        order_make(lines=[(product, 1)])
+    assert not Order.objects.exists()
+
+
+def test_order_needs_a_customer_and_lines():
+    with pytest.raises(ValidationError, match="No customer with id 999999"):
+        services.order_create(customer_id=999999, lines=[{"product_id": 1, "quantity": 1}])
+    with pytest.raises(ValidationError, match="at least one line"):
+        services.order_create(customer_id=customer_make().pk, lines=[])
+
+
+def test_order_refuses_the_same_product_twice():
+    product = product_make()
+    with pytest.raises(ValidationError, match="more than once"):
+        order_make(lines=[(product, 1), (product, 2)])
+
+
+@pytest.mark.parametrize("quantity", [0, -1, 10_001, 1.5, "3", True])
+def test_quantity_must_be_an_integer_from_1_to_10000(quantity):
+    with pytest.raises(ValidationError, match="Quantity"):
+        order_make(lines=[(product_make(), quantity)])
+
+
+def test_lines_can_be_added_changed_and_removed_while_pending():
+    order = order_make()
+    line = services.order_line_add(order_id=order.pk, product_id=product_make().pk, quantity=2)
+    assert line.order.version == 2
+    services.order_line_update(order_id=order.pk, line_id=line.pk, quantity=5)
+    assert OrderLine.objects.get(pk=line.pk).quantity == 5
+    order = services.order_line_remove(order_id=order.pk, line_id=line.pk)
+    assert order.version == 4 and order.lines.count() == 1
+    assert event_types(order) == [
+        events.ORDER_PLACED,
+        events.ORDER_LINE_ADDED,
+        events.ORDER_LINE_CHANGED,
+        events.ORDER_LINE_REMOVED,
+    ]
+
+
+def test_the_last_line_cannot_be_removed():
+    order = order_make()
+    with pytest.raises(TransitionNotAllowed, match="at least one line"):
+        services.order_line_remove(order_id=order.pk, line_id=order.lines.get().pk)
+
+
+def test_lines_are_frozen_once_paid():
+    order = order_make()
+    services.order_pay(order_id=order.pk)
+    with pytest.raises(TransitionNotAllowed, match="only while pending"):
+        services.order_line_add(order_id=order.pk, product_id=product_make().pk, quantity=1)
+    with pytest.raises(TransitionNotAllowed):
+        services.order_line_update(order_id=order.pk, line_id=order.lines.get().pk, quantity=9)
+
+
+@pytest.mark.parametrize(
+    "path, allowed",
+    [
+        (["pay", "ship", "deliver"], True),
+        (["cancel"], True),
+        (["pay", "cancel"], True),
+        (["ship"], False),
+        (["deliver"], False),
+        (["pay", "pay"], False),
+        (["pay", "ship", "cancel"], False),
+        (["pay", "ship", "deliver", "cancel"], False),
+        (["cancel", "pay"], False),
+        (["cancel", "cancel"], False),
+    ],
+)
+def test_order_lifecycle(path, allowed):
+    order = order_make()
+    *before, last = path
+    for command in before:
+        getattr(services, f"order_{command}")(order_id=order.pk)
+    if allowed:
+        result = getattr(services, f"order_{last}")(order_id=order.pk)
+        assert result.version == len(path) + 1
+    else:
+        with pytest.raises(TransitionNotAllowed, match=f"Cannot {last}"):
+            getattr(services, f"order_{last}")(order_id=order.pk)
+        assert Order.objects.get(pk=order.pk).version == len(before) + 1
+
+
+def test_stale_expected_version_is_refused_and_changes_nothing():
+    order = order_make()
+    services.order_pay(order_id=order.pk, expected_version=1)
+    with pytest.raises(VersionMismatch) as error:
+        services.order_cancel(order_id=order.pk, expected_version=1)
+    assert error.value.context["version"] == 2
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+
+
+def test_event_log_is_append_only_in_the_database():
+    customer_make()
+    event = DomainEvent.objects.get()
+    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
+        DomainEvent.objects.filter(pk=event.pk).update(payload={})
+    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
+        event.delete()
+
+
+def test_database_refuses_an_order_without_lines_at_commit():
+    order = order_make()
+    with pytest.raises(IntegrityError, match="at least one line"), transaction.atomic():
+        OrderLine.objects.filter(order=order).delete()
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    assert order.lines.count() == 1
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE orders_orderline SET quantity = 0",
+        "UPDATE orders_orderline SET quantity = 10001",
+        "UPDATE orders_orderline SET unit_price = -1",
+        "UPDATE orders_product SET unit_price = -1",
+        "UPDATE orders_order SET status = 'lost'",
+        "UPDATE orders_order SET version = 0",
+    ],
+)
+def test_database_constraints_hold_without_the_services(sql):
+    order_make()
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql)
