@@ -1,15 +1,20 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.api_root import api_not_found, api_root
 from reporting.api.health import healthz
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", api_root, name="api-root"),
     path("api/", include("orders.api.urls")),
     path("api/reports/", include("reporting.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api-auth/", include("rest_framework.urls")),
     path("healthz", healthz, name="healthz"),
+    re_path(r"^api/", api_not_found),  # an unknown API path is a JSON 404, never an HTML page
 ]
+
+handler500 = "rest_framework.exceptions.server_error"

@@ -1,0 +1,36 @@
+"""GET /api/: where everything is; and the JSON 404 for unknown API paths."""
+from django.http import JsonResponse
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def api_root(request):
+    def url(name, **kwargs):
+        return reverse(name, request=request, kwargs=kwargs or None)
+
+    return Response(
+        {
+            "commands": {
+                "customers": url("customer-create"),
+                "products": url("product-create"),
+                "orders": url("order-create"),
+            },
+            "reports": {
+                "orders": url("report-orders-list"),
+                "customers": url("report-customers-list"),
+                "products": url("report-products-list"),
+                "daily_revenue": url("report-daily-revenue-list"),
+            },
+            "schema": url("schema"),
+            "docs": url("swagger-ui"),
+            "health": url("healthz"),
+        }
+    )
+
+
+def api_not_found(request, *args, **kwargs):
+    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)

@@ -1,0 +1,116 @@
+"""Independent recomputation of every report from the normalized tables, in plain Python."""
+from collections import defaultdict
+from datetime import UTC
+from decimal import Decimal
+
+from orders.models import Customer, Order, OrderLine, Product
+from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales
+
+ZERO = Decimal("0.00")
+
+
+def _totals():
+    totals, items, counts = defaultdict(Decimal), defaultdict(int), defaultdict(int)
+    for line in OrderLine.objects.all():
+        totals[line.order_id] += line.quantity * line.unit_price
+        items[line.order_id] += line.quantity
+        counts[line.order_id] += 1
+    return totals, items, counts
+
+
+def expected_order_summary() -> dict:
+    totals, items, counts = _totals()
+    return {
+        o.pk: {
+            "customer_id": o.customer_id,
+            "customer_name": o.customer.name,
+            "customer_email": o.customer.email,
+            "status": o.status,
+            "version": o.version,
+            "created_at": o.created_at,
+            "updated_at": o.updated_at,
+            "line_count": counts[o.pk],
+            "item_count": items[o.pk],
+            "total_amount": totals[o.pk],
+        }
+        for o in Order.objects.select_related("customer")
+    }
+
+
+def expected_customer_stats() -> dict:
+    totals, _, _ = _totals()
+    result = {}
+    for c in Customer.objects.all():
+        live = [o for o in Order.objects.filter(customer=c) if o.status != "cancelled"]
+        result[c.pk] = {
+            "name": c.name,
+            "email": c.email,
+            "order_count": len(live),
+            "lifetime_value": sum((totals[o.pk] for o in live), ZERO),
+            "first_order_at": min((o.created_at for o in live), default=None),
+            "last_order_at": max((o.created_at for o in live), default=None),
+        }
+    return result
+
+
+def expected_product_sales() -> dict:
+    result = {}
+    for p in Product.objects.all():
+        lines = [l for l in OrderLine.objects.filter(product=p) if l.order.status != "cancelled"]
+        result[p.pk] = {
+            "sku": p.sku,
+            "name": p.name,
+            "unit_price": p.unit_price,
+            "is_active": p.is_active,
+            "units_sold": sum(l.quantity for l in lines),
+            "revenue": sum((l.quantity * l.unit_price for l in lines), ZERO),
+            "order_count": len({l.order_id for l in lines}),
+        }
+    return result
+
+
+def expected_daily_revenue() -> dict:
+    totals, _, _ = _totals()
+    days = defaultdict(list)
+    for o in Order.objects.exclude(status="cancelled"):
+        days[o.created_at.astimezone(UTC).date()].append(totals[o.pk])
+    return {
+        day: {
+            "order_count": len(values),
+            "revenue": sum(values, ZERO),
+            "average_order_value": (sum(values, ZERO) / len(values)).quantize(Decimal("0.01")),
+        }
+        for day, values in days.items()
+    }
+
+
+def _rows(model, key, fields):
+    return {getattr(r, key): {f: getattr(r, f) for f in fields} for r in model.objects.all()}
+
+
+def actual_reports() -> dict:
+    def fields(expected):
+        return next(iter(expected.values())).keys() if expected else []
+
+    expected = expected_reports()
+    return {
+        "order_summary": _rows(OrderSummary, "order_id", fields(expected["order_summary"])),
+        "customer_stats": _rows(CustomerStats, "customer_id", fields(expected["customer_stats"])),
+        "product_sales": _rows(ProductSales, "product_id", fields(expected["product_sales"])),
+        "daily_revenue": _rows(DailyRevenue, "day", fields(expected["daily_revenue"])),
+    }
+
+
+def expected_reports() -> dict:
+    return {
+        "order_summary": expected_order_summary(),
+        "customer_stats": expected_customer_stats(),
+        "product_sales": expected_product_sales(),
+        "daily_revenue": expected_daily_revenue(),
+    }
+
+
+def assert_reports_match_write_model():
+    expected, actual = expected_reports(), actual_reports()
+    for view in expected:
+        assert actual[view] == expected[view], view

@@ -1,0 +1,62 @@
+"""A refresh that fails never fails a committed command: stale flag, header, then healed."""
+import pytest
+from django.core.management import call_command
+
+from orders.models import Order
+from reporting.models import ViewState
+from tests.conftest import customer_make, product_make
+from tests.db import other_session
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_failed_refresh_keeps_the_command_flags_the_view_and_is_healed(api, fresh_views, settings):
+    # given: another session is mid-way through a plain refresh of the order summary and holds
+    # its lock, so this command's refresh cannot finish
+    settings.READ_MODEL_LOCK_TIMEOUT = "300ms"
+    customer, product = customer_make(), product_make()
+    body = {"customer_id": customer.pk, "lines": [{"product_id": product.pk, "quantity": 1}]}
+    with other_session(autocommit=False) as blocker:
+        blocker.execute("REFRESH MATERIALIZED VIEW reporting_order_summary")
+
+        # when
+        response = api.post("/api/orders/", body, format="json")
+
+        # then: the command succeeded and says which view is stale
+        assert response.status_code == 201
+        assert response["X-Read-Model-Stale"] == "order_summary"
+        blocker.rollback()
+
+    assert Order.objects.filter(pk=response.json()["id"]).exists()
+    state = ViewState.objects.get(name="order_summary")
+    assert state.status == "stale"
+    assert "lock timeout" in state.last_error
+    assert ViewState.objects.get(name="customer_stats").status == "fresh"
+    health = api.get("/healthz")
+    assert health.status_code == 503
+    assert health.json()["views"]["order_summary"]["status"] == "stale"
+    assert api.get(f"/api/reports/orders/{response.json()['id']}/").status_code == 404
+
+    # when: an operator refreshes
+    call_command("refresh_views")
+
+    # then: healed
+    assert ViewState.objects.get(name="order_summary").status == "fresh"
+    assert api.get("/healthz").status_code == 200
+    assert api.get(f"/api/reports/orders/{response.json()['id']}/").status_code == 200
+
+
+def test_the_next_command_heals_a_stale_view_it_does_not_affect(api, fresh_views, settings):
+    settings.READ_MODEL_LOCK_TIMEOUT = "300ms"
+    product = product_make()
+    with other_session(autocommit=False) as blocker:
+        blocker.execute("REFRESH MATERIALIZED VIEW reporting_product_sales")
+        response = api.patch(f"/api/products/{product.pk}/", {"name": "Renamed"}, format="json")
+        assert response["X-Read-Model-Stale"] == "product_sales"
+        blocker.rollback()
+
+    # a customer command does not affect product sales, but it heals the stale view anyway
+    response = api.post("/api/customers/", {"name": "B", "email": "b@x.io"}, format="json")
+    assert "X-Read-Model-Stale" not in response
+    assert ViewState.objects.get(name="product_sales").status == "fresh"
+    assert api.get(f"/api/reports/products/{product.pk}/").json()["name"] == "Renamed"
