@@ -74,7 +74,12 @@ class OrderLineForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if "product" in self.fields and not self.instance.pk:
+        if "product" not in self.fields:
+            return
+        if self.instance.pk:
+            # A written line's product is fixed: change its quantity, or remove it and add another.
+            self.fields["product"].disabled = True
+        else:
             self.fields["product"].queryset = Product.objects.filter(is_active=True)
 
 
@@ -83,14 +88,9 @@ class OrderLineInline(admin.TabularInline):
     form = OrderLineForm
     fields = ["product", "quantity", "unit_price"]
     readonly_fields = ["unit_price"]
-    autocomplete_fields = []
     extra = 1
     min_num = 1
     validate_min = True
-
-    def get_readonly_fields(self, request, obj=None):
-        # A line's product is fixed once written: change the quantity, or remove and add.
-        return ["product", "unit_price"] if obj else ["unit_price"]
 
     def _editable(self, obj):
         return obj is None or obj.status == OrderStatus.PENDING
@@ -127,6 +127,8 @@ class OrderAdmin(CommandAdmin):
 
     def save_formset(self, request, form, formset, change):
         order = form.instance
+        # The admin's change message reads what formset.save() would have recorded.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         if not change:
             lines = [
                 {"product_id": f.cleaned_data["product"].pk, "quantity": f.cleaned_data["quantity"]}

@@ -2,6 +2,7 @@
 
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import mixins, viewsets
 from rest_framework.pagination import PageNumberPagination
 
@@ -21,6 +22,7 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     """GET only. Answers 304 while the view it reads has not been refreshed since the client's copy."""
 
     permission_classes = [CanViewReport]
+    filter_backends = [DjangoFilterBackend]
     pagination_class = ReportPagination
     view_name: str = ""
     lookup_value_regex = "[0-9]{1,18}"  # an absurd id is a 404, not a database range error

@@ -1,0 +1,155 @@
+"""The admin goes through the services: logged, refreshed, refused with a message, never a 500."""
+import pytest
+
+from orders.models import DomainEvent, Order, OrderLine
+from reporting.models import OrderSummary
+from tests.conftest import customer_make, make_user, order_make, product_make
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def admin_client(client, fresh_views):
+    client.force_login(make_user("boss", superuser=True))
+    return client
+
+
+def inline_data(prefix="lines", rows=(), initial=0):
+    data = {
+        f"{prefix}-TOTAL_FORMS": str(len(rows)),
+        f"{prefix}-INITIAL_FORMS": str(initial),
+        f"{prefix}-MIN_NUM_FORMS": "1",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }
+    for i, row in enumerate(rows):
+        data.update({f"{prefix}-{i}-{key}": value for key, value in row.items()})
+    return data
+
+
+def test_order_created_in_the_admin_shows_up_in_the_reports(admin_client):
+    customer, product = customer_make(), product_make()
+    data = {"customer": customer.pk, **inline_data(rows=[{"product": product.pk, "quantity": "3"}])}
+
+    response = admin_client.post("/admin/orders/order/add/", data)
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    order = Order.objects.get()
+    assert order.lines.get().quantity == 3
+    assert DomainEvent.objects.filter(event_type="OrderPlaced", aggregate_id=order.pk).exists()
+    assert OrderSummary.objects.get(order_id=order.pk).item_count == 3
+
+
+def test_admin_order_without_lines_is_refused_with_a_message(admin_client):
+    data = {"customer": customer_make().pk, **inline_data(rows=[])}
+    response = admin_client.post("/admin/orders/order/add/", data, follow=True)
+    assert response.status_code == 200
+    messages = [str(m) for m in response.context["messages"]]
+    assert "Not saved: An order needs at least one line." in messages
+    assert not Order.objects.exists()
+
+
+def test_admin_edits_lines_through_the_services(admin_client):
+    order = order_make()
+    line = order.lines.get()
+    extra = product_make()
+    data = inline_data(
+        rows=[
+            {"id": line.pk, "order": order.pk, "quantity": "5"},
+            {"product": extra.pk, "quantity": "2", "order": order.pk},
+        ],
+        initial=1,
+    )
+    response = admin_client.post(f"/admin/orders/order/{order.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert OrderLine.objects.get(pk=line.pk).quantity == 5
+    assert order.lines.count() == 2
+    assert Order.objects.get(pk=order.pk).version == 3
+    assert OrderSummary.objects.get(order_id=order.pk).item_count == 7
+
+
+def test_admin_refuses_to_remove_the_last_line_with_a_message(admin_client):
+    order = order_make()
+    line = order.lines.get()
+    data = inline_data(rows=[{"id": line.pk, "order": order.pk, "quantity": "1", "DELETE": "on"}], initial=1)
+    response = admin_client.post(f"/admin/orders/order/{order.pk}/change/", data, follow=True)
+    assert response.status_code == 200
+    messages = [str(m) for m in response.context["messages"]]
+    assert any("at least one line" in m for m in messages), messages
+    assert OrderLine.objects.filter(pk=line.pk).exists()
+
+
+def run_action(client, action, orders):
+    return client.post(
+        "/admin/orders/order/",
+        {"action": action, "_selected_action": [o.pk for o in orders]},
+        follow=True,
+    )
+
+
+def test_admin_actions_run_the_lifecycle(admin_client):
+    order = order_make()
+    for action, status in [("pay", "paid"), ("ship", "shipped"), ("deliver", "delivered")]:
+        response = run_action(admin_client, action, [order])
+        assert response.status_code == 200
+        assert Order.objects.get(pk=order.pk).status == status
+        assert OrderSummary.objects.get(order_id=order.pk).status == status
+
+
+def test_forbidden_admin_action_shows_a_message_not_a_500(admin_client):
+    pending, delivered = order_make(), order_make()
+    for action in ("pay", "ship", "deliver"):
+        run_action(admin_client, action, [delivered])
+    response = run_action(admin_client, "cancel", [pending, delivered])
+    assert response.status_code == 200
+    messages = [str(m) for m in response.context["messages"]]
+    assert any("1 order(s) done" in m for m in messages)
+    assert any(f"#{delivered.pk}: Cannot cancel an order that is delivered." in m for m in messages)
+    assert Order.objects.get(pk=pending.pk).status == "cancelled"
+    assert Order.objects.get(pk=delivered.pk).status == "delivered"
+
+
+def test_customer_and_product_admin_use_the_services(admin_client):
+    response = admin_client.post("/admin/orders/customer/add/", {"name": "Ada", "email": "ada@x.io"})
+    assert response.status_code == 302
+    assert DomainEvent.objects.filter(event_type="CustomerRegistered").count() == 1
+    response = admin_client.post(
+        "/admin/orders/product/add/", {"sku": "P1", "name": "Pen", "unit_price": "1.50", "is_active": "on"}
+    )
+    assert response.status_code == 302
+    assert DomainEvent.objects.filter(event_type="ProductAdded").count() == 1
+
+
+def test_admin_pages_render(admin_client):
+    order = order_make()
+    for url in [
+        "/admin/",
+        "/admin/orders/order/",
+        f"/admin/orders/order/{order.pk}/change/",
+        "/admin/orders/order/add/",
+        "/admin/orders/domainevent/",
+        "/admin/reporting/ordersummary/",
+        "/admin/reporting/customerstats/",
+        "/admin/reporting/productsales/",
+        "/admin/reporting/dailyrevenue/",
+        "/admin/reporting/viewstate/",
+    ]:
+        assert admin_client.get(url).status_code == 200, url
+
+
+def test_reports_in_the_admin_are_read_only(admin_client):
+    order = order_make()
+    assert admin_client.get("/admin/reporting/ordersummary/add/").status_code == 403
+    page = admin_client.get(f"/admin/reporting/ordersummary/{order.pk}/change/")
+    assert page.status_code == 200 and b"Save" not in page.content
+    assert admin_client.get(f"/admin/reporting/ordersummary/{order.pk}/delete/").status_code == 403
+
+
+def test_views_can_be_refreshed_from_the_admin(admin_client):
+    response = admin_client.post(
+        "/admin/reporting/viewstate/",
+        {"action": "refresh_selected", "_selected_action": ["order_summary", "daily_revenue"]},
+        follow=True,
+    )
+    messages = [str(m) for m in response.context["messages"]]
+    assert any(m.startswith("order_summary: refreshed in") for m in messages)
+    assert any(m.startswith("daily_revenue: refreshed in") for m in messages)
