@@ -23,6 +23,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+## Production: gunicorn + WhiteNoise. Needs DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS (and DATABASE_URL).
+serve-production: $(STAMP)
+	DJANGO_DEBUG=0 $(PY) manage.py check --deploy --fail-level WARNING
+	DJANGO_DEBUG=0 $(PY) manage.py migrate --noinput
+	DJANGO_DEBUG=0 $(PY) manage.py collectstatic --noinput
+	DJANGO_DEBUG=0 $(VENV)/bin/gunicorn config.wsgi --bind $${BIND:-0.0.0.0:8000} --workers $${WORKERS:-3}
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .

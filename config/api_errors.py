@@ -47,7 +47,12 @@ def exception_handler(exc, context):
             {"detail": "The database refused this input; nothing was changed.", "code": "invalid"},
             status=status.HTTP_400_BAD_REQUEST,
         )
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict) and set(response.data) == {"detail"}:
+        codes = exc.get_codes() if hasattr(exc, "get_codes") else None
+        if isinstance(codes, str):
+            response.data["code"] = codes  # a stable, machine-readable reason beside the message
+    return response
 
 
 def _order_context(exc) -> dict:

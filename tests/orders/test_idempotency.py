@@ -1,0 +1,92 @@
+"""Idempotency-Key: a retry replays the first answer and writes nothing."""
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from orders.models import Customer, DomainEvent, Order
+from tests.conftest import client_for, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def post(api, url, body, key):
+    return api.post(url, body, format="json", headers={"Idempotency-Key": key})
+
+
+def test_retry_with_the_same_key_replays_and_writes_nothing(api, customer, product):
+    body = {"customer_id": customer.pk, "lines": [{"product_id": product.pk, "quantity": 2}]}
+    first = post(api, "/api/orders/", body, "order-123")
+    again = post(api, "/api/orders/", body, "order-123")
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert again["ETag"] == first["ETag"]
+    assert Order.objects.count() == 1
+    assert DomainEvent.objects.filter(event_type="OrderPlaced").count() == 1
+
+
+def test_same_key_with_another_body_is_422(api):
+    post(api, "/api/customers/", {"name": "A", "email": "a@x.io"}, "k1")
+    response = post(api, "/api/customers/", {"name": "B", "email": "b@x.io"}, "k1")
+    assert response.status_code == 422
+    assert response.json()["code"] == "idempotency_key_reused"
+    assert Customer.objects.count() == 1
+
+
+def test_same_key_on_another_endpoint_is_422(api, order):
+    post(api, f"/api/orders/{order.pk}/pay/", {}, "k2")
+    response = post(api, f"/api/orders/{order.pk}/cancel/", {}, "k2")
+    assert response.status_code == 422
+    assert Order.objects.get(pk=order.pk).status == "paid"
+
+
+def test_keys_are_scoped_to_the_user(api, superuser):
+    other = client_for(make_user("other-root", superuser=True))
+    a = post(api, "/api/customers/", {"name": "A", "email": "a@x.io"}, "shared")
+    b = post(other, "/api/customers/", {"name": "B", "email": "b@x.io"}, "shared")
+    assert a.status_code == b.status_code == 201
+    assert Customer.objects.count() == 2
+
+
+def test_a_failed_command_is_not_remembered(api, order):
+    post(api, f"/api/orders/{order.pk}/pay/", {}, "pay-1")
+    ship_too_early = post(api, f"/api/orders/{order.pk}/deliver/", {}, "deliver-1")
+    assert ship_too_early.status_code == 409
+    post(api, f"/api/orders/{order.pk}/ship/", {}, "ship-1")
+    # the same key now succeeds: the 409 was not stored
+    assert post(api, f"/api/orders/{order.pk}/deliver/", {}, "deliver-1").status_code == 200
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "bad\nkey"])
+def test_malformed_keys_are_400(api, key):
+    response = api.post(
+        "/api/customers/", {"name": "A", "email": "a@x.io"}, format="json", headers={"Idempotency-Key": key}
+    )
+    assert response.status_code == 400
+    assert not Customer.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_duplicates_produce_exactly_one_write(live_server, fresh_views):
+    import requests
+
+    token = Token.objects.create(user=make_user("dup", superuser=True)).key
+    barrier = threading.Barrier(8)
+
+    def send(_):
+        barrier.wait()
+        return requests.post(
+            f"{live_server.url}/api/customers/",
+            json={"name": "Once", "email": "once@x.io"},
+            headers={"Authorization": f"Token {token}", "Idempotency-Key": "same-key"},
+            timeout=60,
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(send, range(8)))
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert Customer.objects.count() == 1
+    assert DomainEvent.objects.filter(event_type="CustomerRegistered").count() == 1
