@@ -10,6 +10,13 @@ from orders.api import serializers as s
 from orders.api.idempotency import idempotent
 from orders.api.permissions import CommandPermission
 from orders.api.preconditions import expected_version, version_etag
+from orders.api.schema import (
+    COMMAND_ERRORS,
+    IDEMPOTENCY_KEY,
+    IDEMPOTENT_ERRORS,
+    IF_MATCH,
+    ORDER_COMMAND_ERRORS,
+)
 from orders.models import Order
 
 ORDER_CHANGE = ["orders.change_order"]
@@ -35,7 +42,11 @@ def order_response(order: Order, body: dict, status_code=status.HTTP_200_OK) -> 
 class CustomerCreateApi(CommandApi):
     required_permissions = {"POST": ["orders.add_customer"]}
 
-    @extend_schema(request=s.CustomerCreateInput, responses={201: s.CustomerOutput})
+    @extend_schema(
+        request=s.CustomerCreateInput,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: s.CustomerOutput, **COMMAND_ERRORS, **IDEMPOTENT_ERRORS},
+    )
     @idempotent
     def post(self, request):
         customer = services.customer_create(**self.valid(s.CustomerCreateInput, request))
@@ -45,7 +56,9 @@ class CustomerCreateApi(CommandApi):
 class CustomerUpdateApi(CommandApi):
     required_permissions = {"PATCH": ["orders.change_customer"]}
 
-    @extend_schema(request=s.CustomerUpdateInput, responses={200: s.CustomerOutput})
+    @extend_schema(
+        request=s.CustomerUpdateInput, responses={200: s.CustomerOutput, **COMMAND_ERRORS}
+    )
     def patch(self, request, customer_id):
         data = self.valid(s.CustomerUpdateInput, request)
         customer = services.customer_update(customer_id=customer_id, **data)
@@ -55,7 +68,11 @@ class CustomerUpdateApi(CommandApi):
 class ProductCreateApi(CommandApi):
     required_permissions = {"POST": ["orders.add_product"]}
 
-    @extend_schema(request=s.ProductCreateInput, responses={201: s.ProductOutput})
+    @extend_schema(
+        request=s.ProductCreateInput,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: s.ProductOutput, **COMMAND_ERRORS, **IDEMPOTENT_ERRORS},
+    )
     @idempotent
     def post(self, request):
         product = services.product_create(**self.valid(s.ProductCreateInput, request))
@@ -65,7 +82,7 @@ class ProductCreateApi(CommandApi):
 class ProductUpdateApi(CommandApi):
     required_permissions = {"PATCH": ["orders.change_product"]}
 
-    @extend_schema(request=s.ProductUpdateInput, responses={200: s.ProductOutput})
+    @extend_schema(request=s.ProductUpdateInput, responses={200: s.ProductOutput, **COMMAND_ERRORS})
     def patch(self, request, product_id):
         data = self.valid(s.ProductUpdateInput, request)
         product = services.product_update(product_id=product_id, **data)
@@ -75,7 +92,11 @@ class ProductUpdateApi(CommandApi):
 class OrderCreateApi(CommandApi):
     required_permissions = {"POST": ["orders.add_order"]}
 
-    @extend_schema(request=s.OrderCreateInput, responses={201: s.OrderOutput})
+    @extend_schema(
+        request=s.OrderCreateInput,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: s.OrderOutput, **COMMAND_ERRORS, **IDEMPOTENT_ERRORS},
+    )
     @idempotent
     def post(self, request):
         order = services.order_create(**self.valid(s.OrderCreateInput, request))
@@ -85,7 +106,11 @@ class OrderCreateApi(CommandApi):
 class OrderLineAddApi(CommandApi):
     required_permissions = {"POST": ORDER_CHANGE}
 
-    @extend_schema(request=s.LineInput, responses={201: s.LineCommandOutput})
+    @extend_schema(
+        request=s.LineInput,
+        parameters=[IDEMPOTENCY_KEY, IF_MATCH],
+        responses={201: s.LineCommandOutput, **ORDER_COMMAND_ERRORS, **IDEMPOTENT_ERRORS},
+    )
     @idempotent
     def post(self, request, order_id):
         data = self.valid(s.LineInput, request)
@@ -98,7 +123,10 @@ class OrderLineAddApi(CommandApi):
 class OrderLineApi(CommandApi):
     required_permissions = {"PATCH": ORDER_CHANGE, "DELETE": ORDER_CHANGE}
 
-    @extend_schema(request=s.LineQuantityInput, responses={200: s.LineCommandOutput})
+    @extend_schema(
+        request=s.LineQuantityInput,
+        parameters=[IF_MATCH], responses={200: s.LineCommandOutput, **ORDER_COMMAND_ERRORS}
+    )
     def patch(self, request, order_id, line_id):
         data = self.valid(s.LineQuantityInput, request)
         line = services.order_line_update(
@@ -106,7 +134,11 @@ class OrderLineApi(CommandApi):
         )
         return order_response(line.order, s.LineCommandOutput(line).data)
 
-    @extend_schema(request=None, responses={200: s.LineRemovedOutput})
+    @extend_schema(
+        request=None,
+        parameters=[IF_MATCH],
+        responses={200: s.LineRemovedOutput, **ORDER_COMMAND_ERRORS},
+    )
     def delete(self, request, order_id, line_id):
         order = services.order_line_remove(
             order_id=order_id, line_id=line_id, expected_version=expected_version(request)
@@ -121,7 +153,11 @@ class OrderTransitionApi(CommandApi):
     required_permissions = {"POST": ORDER_CHANGE}
     command: str = ""
 
-    @extend_schema(request=s.EmptyInput, responses={200: s.OrderOutput})
+    @extend_schema(
+        request=s.EmptyInput,
+        parameters=[IDEMPOTENCY_KEY, IF_MATCH],
+        responses={200: s.OrderOutput, **ORDER_COMMAND_ERRORS, **IDEMPOTENT_ERRORS},
+    )
     @idempotent
     def post(self, request, order_id):
         self.valid(s.EmptyInput, request)

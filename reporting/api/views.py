@@ -3,6 +3,8 @@
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.pagination import PageNumberPagination
 
@@ -10,6 +12,25 @@ from reporting.api import filters, serializers
 from reporting.api.permissions import CanViewReport
 from reporting.freshness import freshness_get
 from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales
+
+
+_ERROR = OpenApiResponse(OpenApiTypes.OBJECT)
+REPORT_ERRORS = {
+    304: OpenApiResponse(description="Not modified: the view was not refreshed since your copy"),
+    400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid filter value"),
+    401: _ERROR,
+    403: _ERROR,
+    404: _ERROR,
+    429: _ERROR,
+    503: OpenApiResponse(OpenApiTypes.OBJECT, description="Database unavailable"),
+}
+
+
+def report_schema(serializer):
+    return extend_schema_view(
+        list=extend_schema(responses={200: serializer(many=True), **REPORT_ERRORS}),
+        retrieve=extend_schema(responses={200: serializer, **REPORT_ERRORS}),
+    )
 
 
 class ReportPagination(PageNumberPagination):
@@ -61,6 +82,7 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return response
 
 
+@report_schema(serializers.OrderSummarySerializer)
 class OrderSummaryViewSet(ReportViewSet):
     queryset = OrderSummary.objects.order_by("-created_at", "-order_id")
     serializer_class = serializers.OrderSummarySerializer
@@ -69,6 +91,7 @@ class OrderSummaryViewSet(ReportViewSet):
     view_name = "order_summary"
 
 
+@report_schema(serializers.CustomerStatsSerializer)
 class CustomerStatsViewSet(ReportViewSet):
     queryset = CustomerStats.objects.order_by("customer_id")
     serializer_class = serializers.CustomerStatsSerializer
@@ -77,6 +100,7 @@ class CustomerStatsViewSet(ReportViewSet):
     view_name = "customer_stats"
 
 
+@report_schema(serializers.ProductSalesSerializer)
 class ProductSalesViewSet(ReportViewSet):
     queryset = ProductSales.objects.order_by("product_id")
     serializer_class = serializers.ProductSalesSerializer
@@ -85,6 +109,7 @@ class ProductSalesViewSet(ReportViewSet):
     view_name = "product_sales"
 
 
+@report_schema(serializers.DailyRevenueSerializer)
 class DailyRevenueViewSet(ReportViewSet):
     queryset = DailyRevenue.objects.order_by("day")
     serializer_class = serializers.DailyRevenueSerializer
