@@ -30,6 +30,10 @@ serve-production: $(STAMP)
 	DJANGO_DEBUG=0 $(PY) manage.py collectstatic --noinput
 	DJANGO_DEBUG=0 $(VENV)/bin/gunicorn config.wsgi --bind $${BIND:-0.0.0.0:8000} --workers $${WORKERS:-3}
 
+## Benchmarks (not part of make test): 10k and 100k orders; BENCH_ARGS=--full adds 1M
+bench: $(STAMP)
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .

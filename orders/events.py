@@ -49,11 +49,12 @@ def event_record(*, event_type: str, aggregate, payload: dict) -> DomainEvent:
         aggregate_id=aggregate.pk,
         payload=payload,
     )
-    transaction.on_commit(partial(_announce, (event_type,)), robust=True)
+    transaction.on_commit(partial(read_model_notify, (event_type,)), robust=True)
     return event
 
 
-def _announce(event_types: tuple[str, ...]) -> None:
+def read_model_notify(event_types) -> None:
+    """Tell the read model that events of these types were committed (bulk loads call it too)."""
     handler = getattr(settings, "READ_MODEL_HANDLER", None)
     if handler:
         import_string(handler)(event_types)

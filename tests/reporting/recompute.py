@@ -1,7 +1,7 @@
 """Independent recomputation of every report from the normalized tables, in plain Python."""
 from collections import defaultdict
 from datetime import UTC
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from orders.models import Customer, Order, OrderLine, Product
 from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales
@@ -78,7 +78,9 @@ def expected_daily_revenue() -> dict:
         day: {
             "order_count": len(values),
             "revenue": sum(values, ZERO),
-            "average_order_value": (sum(values, ZERO) / len(values)).quantize(Decimal("0.01")),
+            "average_order_value": (sum(values, ZERO) / len(values)).quantize(
+                Decimal("0.01"), rounding=ROUND_HALF_UP
+            ),
         }
         for day, values in days.items()
     }
@@ -113,4 +115,7 @@ def expected_reports() -> dict:
 def assert_reports_match_write_model():
     expected, actual = expected_reports(), actual_reports()
     for view in expected:
-        assert actual[view] == expected[view], view
+        missing = {k: v for k, v in expected[view].items() if actual[view].get(k) != v}
+        extra = set(actual[view]) - set(expected[view])
+        assert not missing and not extra, (view, list(missing.items())[:3], list(extra)[:3],
+                                           [actual[view].get(k) for k in list(missing)[:3]])

@@ -1,0 +1,199 @@
+"""What the benchmark measures: each function returns timings for one scenario at the current size."""
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+from django.db import connection, transaction
+from django.test.utils import override_settings
+
+from benchmarks.stats import summary, timed
+from orders import services
+from reporting.refresh import VIEWS, refresh_view
+
+
+class Shop:
+    """Ids to order from, picked deterministically from the seeded data."""
+
+    def __init__(self, seed: int = 7):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id FROM orders_customer ORDER BY id LIMIT 1000")
+            self.customers = [r[0] for r in cursor.fetchall()]
+            cursor.execute("SELECT id, unit_price FROM orders_product WHERE is_active ORDER BY id")
+            self.products = cursor.fetchall()
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+
+    def order(self) -> tuple[int, list[tuple[int, object]]]:
+        with self.lock:
+            customer = self.rng.choice(self.customers)
+            lines = self.rng.sample(self.products, 3)
+        return customer, lines
+
+    def order_body(self) -> dict:
+        customer, lines = self.order()
+        return {"customer_id": customer, "lines": [{"product_id": p, "quantity": 2} for p, _ in lines]}
+
+
+def bare_write(shop: Shop) -> None:
+    """The floor: the same order and three lines inserted with SQL, no event, no refresh."""
+    customer, lines = shop.order()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO orders_order (customer_id, status, created_at, updated_at, version)"
+            " VALUES (%s, 'pending', now(), now(), 1) RETURNING id",
+            [customer],
+        )
+        (order_id,) = cursor.fetchone()
+        cursor.executemany(
+            "INSERT INTO orders_orderline (order_id, product_id, quantity, unit_price)"
+            " VALUES (%s, %s, 2, %s)",
+            [(order_id, product, price) for product, price in lines],
+        )
+
+
+def command(shop: Shop) -> None:
+    """order_create through the service layer; its after-commit handler runs as configured."""
+    services.order_create(**{k: v for k, v in shop.order_body().items()})
+
+
+def measure_commands(shop: Shop, repeat_sync: int, repeat_fast: int) -> dict:
+    results = {
+        "bare_write": timed(lambda: bare_write(shop), repeat_fast),
+        "command_with_refresh": timed(lambda: command(shop), repeat_sync),
+    }
+    with override_settings(READ_MODEL_HANDLER=None):
+        results["command_without_read_model"] = timed(lambda: command(shop), repeat_fast)
+    return results
+
+
+def measure_http_command(http: "HttpClient", shop: Shop, repeat: int) -> dict:
+    return timed(lambda: http.post("/api/orders/", shop.order_body(), expect=201), repeat)
+
+
+def measure_throughput(work, clients: int, seconds: float) -> dict:
+    """Run `work()` in `clients` threads for `seconds`; commands per second and latency."""
+    deadline = time.monotonic() + seconds
+    latencies: list[float] = []
+    errors = 0
+    guard = threading.Lock()
+
+    def loop():
+        nonlocal errors
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            try:
+                work()
+                elapsed = (time.perf_counter() - started) * 1000
+                with guard:
+                    latencies.append(elapsed)
+            except Exception:  # counted, reported: a benchmark must finish
+                with guard:
+                    errors += 1
+        connection.close()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        for future in [pool.submit(loop) for _ in range(clients)]:
+            future.result()
+    elapsed = time.perf_counter() - started
+    return {"per_second": len(latencies) / elapsed, "errors": errors, "clients": clients,
+            "latency": summary(latencies) if latencies else None}
+
+
+# Each report: the query the endpoint runs on its materialized view, the same answer computed live
+# from the normalized tables (the single-model picture), and the endpoint itself.
+REPORT_QUERIES = {
+    "orders: top 50 by total": (
+        "SELECT * FROM reporting_order_summary ORDER BY total_amount DESC, order_id DESC LIMIT 50",
+        """SELECT o.id, o.customer_id, c.name, c.email, o.status, o.created_at, o.updated_at,
+                  count(*), sum(l.quantity), sum(l.quantity * l.unit_price) AS total
+           FROM orders_order o JOIN orders_customer c ON c.id = o.customer_id
+           JOIN orders_orderline l ON l.order_id = o.id
+           GROUP BY o.id, c.id ORDER BY total DESC, o.id DESC LIMIT 50""",
+        "/api/reports/orders/?ordering=-total_amount&page_size=50",
+    ),
+    "order by id": (
+        "SELECT * FROM reporting_order_summary WHERE order_id = {order_id}",
+        """SELECT o.id, o.status, count(*), sum(l.quantity), sum(l.quantity * l.unit_price)
+           FROM orders_order o JOIN orders_orderline l ON l.order_id = o.id
+           WHERE o.id = {order_id} GROUP BY o.id""",
+        "/api/reports/orders/{order_id}/",
+    ),
+    "customers: top 50 by lifetime value": (
+        "SELECT * FROM reporting_customer_stats ORDER BY lifetime_value DESC, customer_id DESC LIMIT 50",
+        """SELECT c.id, c.name, c.email, count(o.id), coalesce(sum(t.total), 0) AS value,
+                  min(o.created_at), max(o.created_at)
+           FROM orders_customer c
+           LEFT JOIN orders_order o ON o.customer_id = c.id AND o.status <> 'cancelled'
+           LEFT JOIN (SELECT order_id, sum(quantity * unit_price) AS total FROM orders_orderline
+                      GROUP BY order_id) t ON t.order_id = o.id
+           GROUP BY c.id ORDER BY value DESC, c.id DESC LIMIT 50""",
+        "/api/reports/customers/?ordering=-lifetime_value&page_size=50",
+    ),
+    "products: top 10 by revenue": (
+        "SELECT * FROM reporting_product_sales ORDER BY revenue DESC, product_id DESC LIMIT 10",
+        """SELECT p.id, p.sku, sum(l.quantity), sum(l.quantity * l.unit_price) AS revenue
+           FROM orders_product p JOIN orders_orderline l ON l.product_id = p.id
+           JOIN orders_order o ON o.id = l.order_id AND o.status <> 'cancelled'
+           GROUP BY p.id ORDER BY revenue DESC, p.id DESC LIMIT 10""",
+        "/api/reports/products/?ordering=-revenue&page_size=10",
+    ),
+    "daily revenue: last 30 days": (
+        "SELECT * FROM reporting_daily_revenue WHERE day >= DATE '2026-10-01' ORDER BY day",
+        """SELECT (o.created_at AT TIME ZONE 'UTC')::date AS day, count(DISTINCT o.id),
+                  sum(l.quantity * l.unit_price)
+           FROM orders_order o JOIN orders_orderline l ON l.order_id = o.id
+           WHERE o.status <> 'cancelled' AND o.created_at >= TIMESTAMPTZ '2026-10-01 00:00+00'
+           GROUP BY 1 ORDER BY 1""",
+        "/api/reports/daily-revenue/?from=2026-10-01",
+    ),
+}
+
+
+def measure_reads(http: "HttpClient", order_id: int, repeat_view: int, repeat_live: int) -> dict:
+    results = {}
+    for name, (view_sql, live_sql, path) in REPORT_QUERIES.items():
+        view_sql, live_sql, path = (q.format(order_id=order_id) for q in (view_sql, live_sql, path))
+        results[name] = {
+            "view": timed(lambda sql=view_sql: _fetch(sql), repeat_view),
+            "live": timed(lambda sql=live_sql: _fetch(sql), repeat_live),
+            "http": timed(lambda p=path: http.get(p), repeat_view),
+        }
+    return results
+
+
+def _fetch(sql: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        cursor.fetchall()
+
+
+def measure_refreshes(repeat: int) -> dict:
+    return {
+        name: {
+            "concurrently": timed(lambda n=name: refresh_view(n, concurrently=True), repeat, warmup=0),
+            "plain": timed(lambda n=name: refresh_view(n, concurrently=False), repeat, warmup=0),
+        }
+        for name in VIEWS
+    }
+
+
+class HttpClient:
+    def __init__(self, base: str, token: str):
+        self.base = base
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Token {token}"
+
+    def post(self, path, body, expect=None):
+        response = self.session.post(self.base + path, json=body, timeout=600)
+        if expect and response.status_code != expect:
+            raise RuntimeError(f"{path}: {response.status_code} {response.text[:200]}")
+        return response
+
+    def get(self, path):
+        response = self.session.get(self.base + path, timeout=600)
+        if response.status_code != 200:
+            raise RuntimeError(f"{path}: {response.status_code} {response.text[:200]}")
+        return response
