@@ -171,6 +171,13 @@ SPECTACULAR_SETTINGS = {
 
 # How the read model follows the write model (see reporting/sync.py).
 READ_MODEL_HANDLER = "reporting.sync.events_committed"
+# "sync": each command refreshes the views it affects before it returns (strong consistency).
+# "async": commands return at once; `manage.py refresh_views --watch` refreshes (eventual).
+READ_MODEL_REFRESH = os.environ.get("READ_MODEL_REFRESH", "sync")
+if READ_MODEL_REFRESH not in {"sync", "async"}:
+    raise ImproperlyConfigured("READ_MODEL_REFRESH must be 'sync' or 'async'.")
+# Longest a report request with ?min_position= waits for the view to reflect that position.
+READ_MODEL_WAIT_SECONDS = float(os.environ.get("READ_MODEL_WAIT_SECONDS", "5"))
 # A refresh waits at most this long for a view's lock before it gives up and marks the view stale.
 READ_MODEL_LOCK_TIMEOUT = os.environ.get("READ_MODEL_LOCK_TIMEOUT", "30s")
 

@@ -4,6 +4,7 @@ After the transaction commits, the configured read-model handler (settings.READ_
 told which event types happened. `orders` never imports the read side: it only announces changes.
 """
 
+from contextvars import ContextVar
 from functools import partial
 
 from django.conf import settings
@@ -41,6 +42,11 @@ ALL_EVENT_TYPES = (
 )
 
 
+# The log position (transaction id) of the last event recorded in this context: the API returns
+# it so a client can ask a report to wait until it reflects its own command.
+command_position: ContextVar[int | None] = ContextVar("command_position", default=None)
+
+
 def event_record(*, event_type: str, aggregate, payload: dict) -> DomainEvent:
     """Append one event for `aggregate` and announce it to the read model once the transaction commits."""
     event = DomainEvent.objects.create(
@@ -49,6 +55,7 @@ def event_record(*, event_type: str, aggregate, payload: dict) -> DomainEvent:
         aggregate_id=aggregate.pk,
         payload=payload,
     )
+    command_position.set(event.txid)
     transaction.on_commit(partial(read_model_notify, (event_type,)), robust=True)
     return event
 

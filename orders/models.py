@@ -115,6 +115,14 @@ class OrderLine(models.Model):
         return self.quantity * self.unit_price
 
 
+class CurrentTransactionId(models.Func):
+    """The writing transaction's 64-bit id: orders events by transaction, and, compared with a
+    snapshot, says whether a refresh saw them (ids alone are not commit-ordered)."""
+
+    template = "(pg_current_xact_id()::text::bigint)"
+    output_field = models.BigIntegerField()
+
+
 class DomainEvent(models.Model):
     """Append-only log of what every command did: the audit trail and the read side's change feed."""
 
@@ -123,6 +131,7 @@ class DomainEvent(models.Model):
     aggregate_id = models.BigIntegerField()
     payload = models.JSONField(default=dict)
     occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    txid = models.BigIntegerField(db_default=CurrentTransactionId(), db_index=True, editable=False)
 
     class Meta:
         ordering = ["id"]

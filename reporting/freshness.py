@@ -13,6 +13,7 @@ class Freshness:
     last_modified: datetime | None
     # Whole-second time to compare If-Modified-Since against (see last_modified_for_comparison).
     comparable_timestamp: int | None
+    position: int = 0  # event-log position the view reflects (reporting.positions)
 
 
 def freshness_get(view: str) -> Freshness:
@@ -28,6 +29,7 @@ def freshness_get(view: str) -> Freshness:
         etag=etag,
         last_modified=refreshed,
         comparable_timestamp=last_modified_for_comparison(refreshed, state.previous_refreshed_at),
+        position=state.position,
     )
 
 

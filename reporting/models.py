@@ -191,6 +191,11 @@ class ViewState(models.Model):
     refresh_count = models.BigIntegerField(db_default=0)
     last_error = models.TextField(blank=True, db_default="")
     last_error_at = models.DateTimeField(null=True)
+    # The snapshot the last refresh was taken after (pg_snapshot text): every event whose
+    # transaction is visible in it is reflected. `position` is its xmin, a commit-ordered
+    # high-water mark: every transaction below it is reflected or aborted.
+    covered_snapshot = models.TextField(blank=True, db_default="")
+    position = models.BigIntegerField(db_default=0)
 
     class Meta:
         ordering = ["name"]

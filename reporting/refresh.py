@@ -115,10 +115,23 @@ def ensure_ledger() -> None:
         )
 
 
+def ledger_reset() -> None:
+    """Forget every view's history (after a rebuild); the rows stay, counters start again."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {LEDGER}")
+    ensure_ledger()
+
+
 def refresh_view(
-    name: str, *, ticket: int | None = None, concurrently: bool = True
+    name: str, *, ticket: int | None = None, concurrently: bool = True, only_if_behind: bool = False
 ) -> RefreshResult:
-    """One view, one short transaction, under the view's advisory lock. Raises RefreshFailed."""
+    """One view, one short transaction, under the view's advisory lock. Raises RefreshFailed.
+
+    Skipped when `ticket` is already covered, or (`only_if_behind`, the async worker) when the
+    view already reflects every committed event of its types: another worker got there first.
+    """
+    from reporting.positions import pending_events  # positions reads the ledger this module writes
+
     table = connection.ops.quote_name(VIEWS[name]._meta.db_table)
     try:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -134,6 +147,11 @@ def refresh_view(
             requested, completed = cursor.fetchone()
             if ticket is not None and completed >= ticket:
                 return RefreshResult(view=name, refreshed=False)
+            if only_if_behind and pending_events(name, cursor) == 0:
+                return RefreshResult(view=name, refreshed=False)
+            # Everything visible to this snapshot is visible to the REFRESH's later one.
+            cursor.execute("SELECT pg_current_snapshot()::text")
+            (snapshot,) = cursor.fetchone()
             started = time.perf_counter()
             mode = "CONCURRENTLY " if concurrently else ""
             cursor.execute(f"REFRESH MATERIALIZED VIEW {mode}{table}")
@@ -144,10 +162,12 @@ def refresh_view(
                 f"""
                 UPDATE {LEDGER} SET completed = greatest(completed, %s), status = 'fresh',
                     previous_refreshed_at = last_refreshed_at, last_refreshed_at = clock_timestamp(),
-                    last_duration_ms = %s, row_count = %s, refresh_count = refresh_count + 1
+                    last_duration_ms = %s, row_count = %s, refresh_count = refresh_count + 1,
+                    covered_snapshot = %s,
+                    position = pg_snapshot_xmin(%s::pg_snapshot)::text::bigint
                 WHERE name = %s
                 """,
-                [requested, duration_ms, row_count, name],
+                [requested, duration_ms, row_count, snapshot, snapshot, name],
             )
     except DatabaseError as error:
         _mark_stale(name, error)

@@ -6,6 +6,9 @@ commits, before the command's response returns, so every report already shows th
 
 from contextvars import ContextVar
 
+from django.conf import settings
+from django.db import DatabaseError, connection
+
 from orders import events
 from reporting import refresh
 
@@ -26,6 +29,8 @@ VIEWS_BY_EVENT = {
     events.ORDER_CANCELLED: _ORDER_CONTENT,
 }
 
+NOTIFY_CHANNEL = "reporting_refresh"
+
 # Views that failed to refresh during the current request (read by ReadModelStatusMiddleware).
 stale_in_request: ContextVar[set[str] | None] = ContextVar("stale_in_request", default=None)
 
@@ -35,8 +40,27 @@ def views_affected(event_types) -> set[str]:
     return set().union(*(VIEWS_BY_EVENT.get(event_type, ALL_VIEWS) for event_type in event_types))
 
 
+def event_types_for(view: str) -> list[str]:
+    """The event types whose events change `view` (the event log drives each view's position)."""
+    return sorted(event_type for event_type, views in VIEWS_BY_EVENT.items() if view in views)
+
+
 def events_committed(event_types) -> None:
+    """After a command commits: refresh now (sync) or wake the refresh worker (async)."""
+    if settings.READ_MODEL_REFRESH == "async":
+        _wake_worker(views_affected(event_types))
+        return
     failed = refresh.refresh_after_commit(views_affected(event_types))
     stale = stale_in_request.get()
     if failed and stale is not None:
         stale.update(failed)
+
+
+def _wake_worker(views: set[str]) -> None:
+    # The worker finds what is dirty from the event log itself; the notification only wakes it,
+    # so a lost one (worker down) costs latency, never a change.
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, ",".join(sorted(views))])
+    except DatabaseError:
+        pass  # the command is committed; the worker's poll will find its events

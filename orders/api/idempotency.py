@@ -14,9 +14,11 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 
+from orders import events
 from orders.models import IdempotencyKey
 
 REPLAYED_HEADERS = ("ETag", "Location")
+POSITION_HEADER = "X-Command-Position"
 
 
 class IdempotencyKeyReused(APIException):
@@ -46,6 +48,8 @@ def idempotent(view_method):
             record.status_code = response.status_code
             record.body = response.data
             record.headers = {h: response[h] for h in REPLAYED_HEADERS if h in response}
+            if events.command_position.get() is not None:
+                record.headers[POSITION_HEADER] = str(events.command_position.get())
             record.save(update_fields=["status_code", "body", "headers"])
             return response
 

@@ -5,9 +5,9 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orders import services
+from orders import events, services
 from orders.api import serializers as s
-from orders.api.idempotency import idempotent
+from orders.api.idempotency import POSITION_HEADER, idempotent
 from orders.api.permissions import CommandPermission
 from orders.api.preconditions import expected_version, version_etag
 from orders.api.schema import (
@@ -25,6 +25,18 @@ ORDER_CHANGE = ["orders.change_order"]
 class CommandApi(APIView):
     permission_classes = [CommandPermission]
     required_permissions: dict[str, list[str]] = {}
+
+    def initial(self, request, *args, **kwargs):
+        events.command_position.set(None)
+        super().initial(request, *args, **kwargs)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Where this command sits in the event log: pass it as ?min_position= to a report to
+        # read your own write when the read model is refreshed asynchronously.
+        position = events.command_position.get()
+        if position is not None and response.status_code < 300 and POSITION_HEADER not in response:
+            response[POSITION_HEADER] = str(position)
+        return super().finalize_response(request, response, *args, **kwargs)
 
     @staticmethod
     def valid(serializer_class, request) -> dict:

@@ -3,7 +3,8 @@
 from django import forms
 from django_filters import rest_framework as filters
 
-from orders.models import OrderStatus
+from orders.events import ALL_EVENT_TYPES
+from orders.models import DomainEvent, OrderStatus
 from reporting.models import DailyRevenue, OrderSummary
 
 MONEY_FILTER = {"max_digits": 14, "decimal_places": 2}
@@ -67,4 +68,15 @@ class DailyRevenueFilter(filters.FilterSet):
 
     class Meta:
         model = DailyRevenue
+        fields = []
+
+
+class DomainEventFilter(filters.FilterSet):
+    event_type = filters.ChoiceFilter(choices=[(t, t) for t in ALL_EVENT_TYPES])
+    aggregate_type = filters.ChoiceFilter(choices=[(t, t) for t in ("Customer", "Product", "Order")])
+    aggregate_id = IdFilter()
+    after_position = filters.NumberFilter(field_name="txid", lookup_expr="gt", max_digits=19, decimal_places=0)
+
+    class Meta:
+        model = DomainEvent
         fields = []

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from orders.models import DomainEvent
 from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales
 
 
@@ -56,3 +57,11 @@ class DailyRevenueSerializer(serializers.ModelSerializer):
     class Meta:
         model = DailyRevenue
         fields = ["day", "order_count", "revenue", "average_order_value"]
+
+
+class DomainEventSerializer(serializers.ModelSerializer):
+    position = serializers.IntegerField(source="txid")
+
+    class Meta:
+        model = DomainEvent
+        fields = ["id", "event_type", "aggregate_type", "aggregate_id", "payload", "occurred_at", "position"]

@@ -1,22 +1,31 @@
 """Read-only report endpoints over the materialized views (never the normalized tables)."""
 
+import time
+
+from django.conf import settings
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, viewsets
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
 
 from reporting.api import filters, serializers
 from reporting.api.permissions import CanViewReport
+from orders.models import DomainEvent
 from reporting.freshness import freshness_get
 from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales
+from reporting.positions import covers, pending_events
 
 
 _ERROR = OpenApiResponse(OpenApiTypes.OBJECT)
 REPORT_ERRORS = {
     304: OpenApiResponse(description="Not modified: the view was not refreshed since your copy"),
+    504: OpenApiResponse(OpenApiTypes.OBJECT, description="min_position not reached in time"),
     400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid filter value"),
     401: _ERROR,
     403: _ERROR,
@@ -26,10 +35,19 @@ REPORT_ERRORS = {
 }
 
 
+MIN_POSITION = OpenApiParameter(
+    "min_position",
+    OpenApiTypes.INT64,
+    description="Wait (up to READ_MODEL_WAIT_SECONDS) until the report reflects the command "
+    "whose X-Command-Position this is; 504 if it does not in time.",
+)
+MAX_POSITION = 2**63 - 1
+
+
 def report_schema(serializer):
     return extend_schema_view(
-        list=extend_schema(responses={200: serializer(many=True), **REPORT_ERRORS}),
-        retrieve=extend_schema(responses={200: serializer, **REPORT_ERRORS}),
+        list=extend_schema(parameters=[MIN_POSITION], responses={200: serializer(many=True), **REPORT_ERRORS}),
+        retrieve=extend_schema(parameters=[MIN_POSITION], responses={200: serializer, **REPORT_ERRORS}),
     )
 
 
@@ -49,8 +67,11 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     lookup_value_regex = "[0-9]{1,18}"  # an absurd id is a 404, not a database range error
 
     def list(self, request, *args, **kwargs):
-        freshness = freshness_get(self.view_name)
         queryset = self.filter_queryset(self.get_queryset())  # validates filters first: 400 wins
+        behind = self._await_position(request)
+        if behind:
+            return behind
+        freshness = freshness_get(self.view_name)
         not_modified = self._not_modified(request, freshness)
         if not_modified:
             return not_modified
@@ -59,6 +80,9 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return self._with_validators(self.get_paginated_response(data), freshness)
 
     def retrieve(self, request, *args, **kwargs):
+        behind = self._await_position(request)
+        if behind:
+            return behind
         freshness = freshness_get(self.view_name)
         not_modified = self._not_modified(request, freshness)
         if not_modified:
@@ -73,12 +97,38 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             return self._with_validators(response, freshness)
         return None
 
-    @staticmethod
-    def _with_validators(response, freshness):
+    def _await_position(self, request):
+        """Read-your-writes on demand: hold the request until the view covers `min_position`."""
+        raw = request.query_params.get("min_position", request.headers.get("X-Min-Position"))
+        if raw is None:
+            return None
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_POSITION:
+            raise ValidationError({"min_position": "A position from X-Command-Position is expected."})
+        position, deadline = int(raw), time.monotonic() + settings.READ_MODEL_WAIT_SECONDS
+        while not covers(self.view_name, position):
+            if time.monotonic() >= deadline:
+                return Response(
+                    {
+                        "detail": f"The {self.view_name} report does not reflect position {position} yet.",
+                        "code": "read_model_behind",
+                        "min_position": position,
+                        "position": freshness_get(self.view_name).position,
+                        "pending_events": pending_events(self.view_name),
+                    },
+                    status=status.HTTP_504_GATEWAY_TIMEOUT,
+                )
+            time.sleep(0.05)
+        return None
+
+    def _with_validators(self, response, freshness):
         response["ETag"] = freshness.etag
         if freshness.last_modified is not None:
             response["Last-Modified"] = http_date(freshness.last_modified.timestamp())
         response["Cache-Control"] = "private, no-cache"
+        # How stale this answer may be: the log position the view reflects, and how many
+        # committed events it does not reflect yet (0 in sync mode once a command has returned).
+        response["X-Read-Model-Position"] = str(freshness.position)
+        response["X-Read-Model-Pending"] = str(pending_events(self.view_name))
         return response
 
 
@@ -117,3 +167,20 @@ class DailyRevenueViewSet(ReportViewSet):
     lookup_field = "day"
     lookup_value_regex = r"\d{4}-\d{2}-\d{2}"
     view_name = "daily_revenue"
+
+
+
+@extend_schema_view(
+    list=extend_schema(responses={200: serializers.DomainEventSerializer(many=True), **REPORT_ERRORS}),
+    retrieve=extend_schema(responses={200: serializers.DomainEventSerializer, **REPORT_ERRORS}),
+)
+class DomainEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The event log, newest first: the audit trail, and what drives the views' positions."""
+
+    queryset = DomainEvent.objects.order_by("-id")
+    serializer_class = serializers.DomainEventSerializer
+    filterset_class = filters.DomainEventFilter
+    filter_backends = [DjangoFilterBackend]
+    permission_classes = [CanViewReport]
+    pagination_class = ReportPagination
+    lookup_value_regex = "[0-9]{1,18}"

@@ -1,0 +1,57 @@
+"""Event-log positions of the views: what each view reflects, and what it does not yet.
+
+A view's refresh records the snapshot it was taken after. An event is reflected when its
+transaction is visible in that snapshot: an exact, commit-ordered test (event ids are assigned at
+insert, not at commit, so "id <= N" would be wrong).
+"""
+from django.db import connection
+
+from orders.models import DomainEvent
+from reporting.models import ViewState
+from reporting.sync import event_types_for
+
+EVENTS = DomainEvent._meta.db_table
+LEDGER = ViewState._meta.db_table
+
+# Events of `view`'s types that its covered snapshot does not include. Transactions below the
+# snapshot's xmin were finished when it was taken, so only the tail above it needs checking.
+_UNREFLECTED = f"""
+    SELECT count(*) FROM {EVENTS} e, {LEDGER} v
+    WHERE v.name = %(view)s AND e.event_type = ANY(%(types)s)
+      AND (v.covered_snapshot = ''
+           OR (e.txid >= pg_snapshot_xmin(v.covered_snapshot::pg_snapshot)::text::bigint
+               AND NOT pg_visible_in_snapshot(e.txid::text::xid8, v.covered_snapshot::pg_snapshot)))
+"""
+
+
+def pending_events(view: str, cursor=None) -> int:
+    """How many committed events of the view's types it does not reflect yet."""
+    params = {"view": view, "types": event_types_for(view)}
+    if cursor is not None:
+        cursor.execute(_UNREFLECTED, params)
+        return cursor.fetchone()[0]
+    with connection.cursor() as own:
+        own.execute(_UNREFLECTED, params)
+        return own.fetchone()[0]
+
+
+def covers(view: str, position: int) -> bool:
+    """Does the view reflect the (committed) transaction at `position`?"""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT covered_snapshot <> ''
+                   AND pg_visible_in_snapshot(%s::text::xid8, covered_snapshot::pg_snapshot)
+            FROM {LEDGER} WHERE name = %s
+            """,
+            [position, view],
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+def current_position() -> int:
+    """The position a refresh starting now would reflect: everything committed before it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        return cursor.fetchone()[0]
