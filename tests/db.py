@@ -11,3 +11,12 @@ def other_session(autocommit: bool = True, dbname: str | None = None) -> psycopg
     if dbname:
         params["dbname"] = dbname
     return psycopg.connect(**params, autocommit=autocommit)
+
+
+def database_url_of_test_database() -> str:
+    """DATABASE_URL for a subprocess (worker, server) that must use the test database."""
+    s = connection.settings_dict
+    host = s["HOST"] or s["OPTIONS"].get("host", "")
+    if host.startswith("/"):
+        return f"postgres://{s['USER']}@/{s['NAME']}?host={host}"
+    return f"postgres://{s['USER']}@{host}:{s['PORT'] or 5432}/{s['NAME']}"

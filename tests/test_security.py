@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from django.db import connection
 from rest_framework.test import APIClient
 
 from tests.conftest import client_for, customer_make, make_user, order_make, product_make
+from tests.db import database_url_of_test_database
 
 ROOT = Path(__file__).resolve().parent.parent
 ROLES = ["anonymous", "nobody", "analyst", "clerk", "superuser"]
@@ -154,14 +154,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def database_url_of_test_database() -> str:
-    s = connection.settings_dict
-    host = s["HOST"] or s["OPTIONS"].get("host", "")
-    if host.startswith("/"):
-        return f"postgres://{s['USER']}@/{s['NAME']}?host={host}"
-    return f"postgres://{s['USER']}@{host}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,0 +1,182 @@
+"""READ_MODEL_REFRESH=async: commands return at once; the worker (`refresh_views --watch`) catches up.
+
+The worker runs as a real subprocess on the test database; it is killed and restarted to show
+that nothing is lost, and two run at once to show they share the work.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from orders import services
+from orders.models import Order
+from reporting.models import OrderSummary, ViewState
+from reporting.positions import pending_events
+from tests.conftest import customer_make, order_make, product_make
+from tests.db import database_url_of_test_database
+from tests.reporting.recompute import assert_reports_match_write_model
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ROOT = Path(__file__).resolve().parents[2]
+VISIBLE_WITHIN_SECONDS = 5  # the documented bound, with the worker running
+
+
+@pytest.fixture
+def async_mode(settings, fresh_views):
+    settings.READ_MODEL_REFRESH = "async"
+
+
+class Worker:
+    def __init__(self):
+        env = {**os.environ, "DATABASE_URL": database_url_of_test_database(), "READ_MODEL_REFRESH": "async"}
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "refresh_views", "--watch", "--poll", "1"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        assert "listening" in self.process.stdout.readline()
+
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def workers():
+    started = []
+
+    def start():
+        started.append(Worker())
+        return started[-1]
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def wait_until(condition, seconds=VISIBLE_WITHIN_SECONDS):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return time.monotonic()
+        time.sleep(0.02)
+    raise AssertionError(f"not within {seconds} s")
+
+
+def test_async_command_returns_before_the_views_change(api, async_mode):
+    customer, product = customer_make(), product_make()
+    body = {"customer_id": customer.pk, "lines": [{"product_id": product.pk, "quantity": 1}]}
+    response = api.post("/api/orders/", body, format="json")
+    assert response.status_code == 201
+    assert not OrderSummary.objects.filter(order_id=response.json()["id"]).exists()
+    listing = api.get("/api/reports/orders/")
+    assert int(listing["X-Read-Model-Pending"]) >= 1  # the report says it is behind
+
+
+def test_with_the_worker_a_command_is_visible_within_the_bound(api, async_mode, workers):
+    workers()
+    order = order_make()
+    started = time.monotonic()
+    api.post(f"/api/orders/{order.pk}/pay/", {}, format="json")
+    visible_at = wait_until(lambda: OrderSummary.objects.filter(order_id=order.pk, status="paid").exists())
+    assert visible_at - started < VISIBLE_WITHIN_SECONDS
+    assert_reports_match_write_model()
+
+
+def test_min_position_waits_for_the_clients_own_write(api, async_mode, workers):
+    workers()
+    order = order_make()
+    paid = api.post(f"/api/orders/{order.pk}/pay/", {}, format="json")
+    position = paid["X-Command-Position"]
+    row = api.get(f"/api/reports/orders/{order.pk}/?min_position={position}")
+    assert row.status_code == 200
+    assert row.json()["status"] == "paid"
+    assert int(row["X-Read-Model-Position"]) > 0
+
+
+def test_min_position_gives_504_with_the_lag_when_no_worker_runs(api, async_mode, settings):
+    settings.READ_MODEL_WAIT_SECONDS = 0.3
+    order = order_make()
+    paid = api.post(f"/api/orders/{order.pk}/pay/", {}, format="json")
+    response = api.get(f"/api/reports/orders/?min_position={paid['X-Command-Position']}")
+    assert response.status_code == 504
+    body = response.json()
+    assert body["code"] == "read_model_behind" and body["pending_events"] >= 1
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "0", "1.5", "99999999999999999999"])
+def test_invalid_min_position_is_400(api, fresh_views, value):
+    assert api.get(f"/api/reports/orders/?min_position={value}").status_code == 400
+
+
+def test_a_killed_worker_loses_nothing_and_catches_up_on_restart(api, async_mode, workers):
+    first = workers()
+    order_make()
+    wait_until(lambda: pending_events("order_summary") == 0)
+    first.kill()
+
+    # commands while no worker runs: their notifications go nowhere
+    orders = [order_make() for _ in range(3)]
+    services.order_cancel(order_id=orders[0].pk)
+    assert pending_events("order_summary") >= 4
+
+    workers()  # a new worker catches up from the event log
+    wait_until(lambda: all(pending_events(view) == 0 for view in ("order_summary", "customer_stats",
+                                                                  "product_sales", "daily_revenue")))
+    assert_reports_match_write_model()
+
+
+def test_two_workers_share_the_work_without_races(api, async_mode, workers):
+    workers(), workers()
+    customer, product = customer_make(), product_make()
+    before = {s.name: s.refresh_count for s in ViewState.objects.all()}
+    commands = 0
+    for _ in range(15):
+        order = services.order_create(customer_id=customer.pk, lines=[{"product_id": product.pk, "quantity": 1}])
+        services.order_pay(order_id=order.pk)
+        commands += 2
+    wait_until(lambda: all(pending_events(s.name) == 0 for s in ViewState.objects.all()))
+    assert_reports_match_write_model()
+    refreshes = ViewState.objects.get(name="order_summary").refresh_count - before["order_summary"]
+    assert refreshes < commands  # bursts were coalesced, not refreshed once per command per worker
+
+
+def test_sync_mode_positions_are_covered_when_the_command_returns(api, fresh_views):
+    order = order_make()
+    paid = api.post(f"/api/orders/{order.pk}/pay/", {}, format="json")
+    started = time.monotonic()
+    row = api.get(f"/api/reports/orders/{order.pk}/?min_position={paid['X-Command-Position']}")
+    assert row.status_code == 200 and row.json()["status"] == "paid"
+    assert time.monotonic() - started < 1
+    assert row["X-Read-Model-Pending"] == "0"
+
+
+def test_rebuild_recreates_every_view_from_scratch(fresh_views, capsys):
+    order_make()
+    services.order_pay(order_id=Order.objects.get().pk)
+    call_command("refresh_views", "--rebuild")
+    assert "order_summary" in capsys.readouterr().out
+    assert_reports_match_write_model()
+    assert ViewState.objects.get(name="order_summary").refresh_count == 1
+
+
+def test_event_log_is_readable_with_filters(api, analyst_api, fresh_views):
+    order = order_make()
+    services.order_pay(order_id=order.pk)
+    events = api.get(f"/api/reports/events/?aggregate_type=Order&aggregate_id={order.pk}").json()
+    assert [e["event_type"] for e in events["results"]] == ["OrderPaid", "OrderPlaced"]
+    assert all(e["position"] > 0 for e in events["results"])
+    paid = api.get("/api/reports/events/?event_type=OrderPaid").json()
+    assert paid["count"] == 1
+    assert api.get("/api/reports/events/?event_type=Nope").status_code == 400
+    assert api.post("/api/reports/events/", {}, format="json").status_code == 405
+    assert analyst_api.get("/api/reports/events/").status_code == 403  # audit trail: clerks, admins
