@@ -1,4 +1,5 @@
 """The benchmark chart: command latency and refresh time against data size, bare write alongside."""
+
 from pathlib import Path
 
 import matplotlib
@@ -27,8 +28,10 @@ def draw(report: dict, path: Path) -> None:
     ax.set_xlabel("orders in the database")
     ax.set_ylabel("median latency (ms, log scale)")
     machine = report["machine"]
-    ax.set_title(f"What a create-order command costs — {machine['cpus']} cores, PostgreSQL "
-                 f"{machine['postgresql'].split()[0]}")
+    ax.set_title(
+        f"What a create-order command costs — {machine['cpus']} cores, PostgreSQL "
+        f"{machine['postgresql'].split()[0]}"
+    )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -6,6 +6,7 @@
 Runs on its own database (cqrs_bench) on the embedded server or DATABASE_URL's server. Prints a
 table, writes benchmarks/results/latest.json and docs/benchmark.png.
 """
+
 import argparse
 import json
 import os
@@ -26,7 +27,9 @@ CLIENTS = 8
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--full", action="store_true", help="add 1,000,000 orders")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each throughput run")
@@ -65,7 +68,9 @@ def measure_size(size: int, seconds: float) -> dict:
     started = time.perf_counter()
     call_command("seed_demo", orders=size, reset=True, no_progress=False)
     seed_seconds = time.perf_counter() - started
-    user, _ = User.objects.get_or_create(username="bench", defaults={"is_superuser": True, "is_staff": True})
+    user, _ = User.objects.get_or_create(
+        username="bench", defaults={"is_superuser": True, "is_staff": True}
+    )
     token, _ = Token.objects.get_or_create(user=user)
     shop = s.Shop()
     slow = {10_000: 30, 100_000: 15}.get(size, 5)  # commands that refresh: fewer at larger sizes
@@ -88,7 +93,12 @@ def measure_size(size: int, seconds: float) -> dict:
             client.post("/api/orders/", shop.order_body(), expect=201)
 
         results["throughput_commands"] = s.measure_throughput(http_order, CLIENTS, seconds)
-    results["throughput_bare_writes"] = s.measure_throughput(lambda: s.bare_write(shop), CLIENTS, seconds)
+    results["throughput_bare_writes"] = s.measure_throughput(
+        lambda: s.bare_write(shop), CLIENTS, seconds
+    )
+    print("async strategy ...", flush=True)
+    with refresh_worker():
+        results["async"] = s.measure_async(shop, slow)
     return results
 
 
@@ -102,13 +112,31 @@ class served:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        env = {**os.environ, "DJANGO_DEBUG": "1", "API_THROTTLE_USER": "100000000/minute",
-               "DATABASE_CONN_MAX_AGE": "60"}  # persistent connections, as in production
+        env = {
+            **os.environ,
+            "DJANGO_DEBUG": "1",
+            "API_THROTTLE_USER": "100000000/minute",
+            "DATABASE_CONN_MAX_AGE": "60",
+        }  # persistent connections, as in production
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}",
-             "--workers", "4", "--threads", "4", "--worker-class", "gthread", "--timeout", "600",
-             "--log-level", "warning"],
-            cwd=BASE_DIR, env=env,
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "4",
+                "--threads",
+                "4",
+                "--worker-class",
+                "gthread",
+                "--timeout",
+                "600",
+                "--log-level",
+                "warning",
+            ],
+            cwd=BASE_DIR,
+            env=env,
         )
         base = f"http://127.0.0.1:{port}"
         import requests
@@ -120,6 +148,25 @@ class served:
             except requests.ConnectionError:
                 time.sleep(0.1)
         raise RuntimeError("the server did not start")
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+class refresh_worker:
+    """`manage.py refresh_views --watch` on the benchmark database, for the async strategy."""
+
+    def __enter__(self):
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "refresh_views", "--watch"],
+            cwd=BASE_DIR,
+            env=os.environ.copy(),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.process.stdout.readline()  # "listening"
+        return self
 
     def __exit__(self, *exc):
         self.process.terminate()
@@ -154,14 +201,23 @@ def print_table(size: int, r: dict) -> None:
     ]:
         print(f"{label:44} {ms(r[key])}")
     for name, modes in r["refresh"].items():
-        print(f"refresh {name:20} concurrently/plain  {modes['concurrently']['median_ms']:9.1f} "
-              f"{modes['plain']['median_ms']:9.1f}")
+        print(
+            f"refresh {name:20} concurrently/plain  {modes['concurrently']['median_ms']:9.1f} "
+            f"{modes['plain']['median_ms']:9.1f}"
+        )
     for name, read in r["reads"].items():
-        print(f"read {name:36} view {read['view']['median_ms']:7.2f}  live {read['live']['median_ms']:8.2f}"
-              f"  http {read['http']['median_ms']:7.2f}")
+        print(
+            f"read {name:36} view {read['view']['median_ms']:7.2f}  live {read['live']['median_ms']:8.2f}"
+            f"  http {read['http']['median_ms']:7.2f}"
+        )
+    a = r["async"]
+    print(f"{'async: command (NOTIFY only)':44} {ms(a['command'])}")
+    print(f"{'async: time until all views show it':44} {ms(a['time_to_visible'])}")
     tc, tb = r["throughput_commands"], r["throughput_bare_writes"]
-    print(f"throughput, {CLIENTS} clients: commands {tc['per_second']:.1f}/s ({tc['errors']} errors),"
-          f" bare writes {tb['per_second']:.0f}/s")
+    print(
+        f"throughput, {CLIENTS} clients: commands {tc['per_second']:.1f}/s ({tc['errors']} errors),"
+        f" bare writes {tb['per_second']:.0f}/s"
+    )
     print(f"seed: {r['seed_seconds']:.1f} s")
 
 

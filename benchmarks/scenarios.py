@@ -1,4 +1,5 @@
 """What the benchmark measures: each function returns timings for one scenario at the current size."""
+
 import random
 import threading
 import time
@@ -33,7 +34,10 @@ class Shop:
 
     def order_body(self) -> dict:
         customer, lines = self.order()
-        return {"customer_id": customer, "lines": [{"product_id": p, "quantity": 2} for p, _ in lines]}
+        return {
+            "customer_id": customer,
+            "lines": [{"product_id": p, "quantity": 2} for p, _ in lines],
+        }
 
 
 def bare_write(shop: Shop) -> None:
@@ -98,8 +102,12 @@ def measure_throughput(work, clients: int, seconds: float) -> dict:
         for future in [pool.submit(loop) for _ in range(clients)]:
             future.result()
     elapsed = time.perf_counter() - started
-    return {"per_second": len(latencies) / elapsed, "errors": errors, "clients": clients,
-            "latency": summary(latencies) if latencies else None}
+    return {
+        "per_second": len(latencies) / elapsed,
+        "errors": errors,
+        "clients": clients,
+        "latency": summary(latencies) if latencies else None,
+    }
 
 
 # Each report: the query the endpoint runs on its materialized view, the same answer computed live
@@ -173,7 +181,9 @@ def _fetch(sql: str) -> None:
 def measure_refreshes(repeat: int) -> dict:
     return {
         name: {
-            "concurrently": timed(lambda n=name: refresh_view(n, concurrently=True), repeat, warmup=0),
+            "concurrently": timed(
+                lambda n=name: refresh_view(n, concurrently=True), repeat, warmup=0
+            ),
             "plain": timed(lambda n=name: refresh_view(n, concurrently=False), repeat, warmup=0),
         }
         for name in VIEWS
@@ -197,3 +207,24 @@ class HttpClient:
         if response.status_code != 200:
             raise RuntimeError(f"{path}: {response.status_code} {response.text[:200]}")
         return response
+
+
+def measure_async(shop: Shop, repeat: int) -> dict:
+    """READ_MODEL_REFRESH=async with a worker running: what the command costs, and how long until
+    every view it affects reflects it (time to visible)."""
+    from orders import events
+    from reporting.positions import covers
+    from reporting.sync import views_affected
+
+    affected = sorted(views_affected([events.ORDER_PLACED]))
+    latencies, visible = [], []
+    with override_settings(READ_MODEL_REFRESH="async"):
+        for _ in range(repeat):
+            started = time.perf_counter()
+            command(shop)
+            latencies.append((time.perf_counter() - started) * 1000)
+            position = events.command_position.get()
+            while not all(covers(view, position) for view in affected):
+                time.sleep(0.002)
+            visible.append((time.perf_counter() - started) * 1000)
+    return {"command": summary(latencies), "time_to_visible": summary(visible)}

@@ -1,4 +1,5 @@
 """Timing helpers: run a callable N times, report median and p95 in milliseconds."""
+
 import statistics
 import time
 from collections.abc import Callable

@@ -48,7 +48,11 @@ def exception_handler(exc, context):
             status=status.HTTP_400_BAD_REQUEST,
         )
     response = drf_exception_handler(exc, context)
-    if response is not None and isinstance(response.data, dict) and set(response.data) == {"detail"}:
+    if (
+        response is not None
+        and isinstance(response.data, dict)
+        and set(response.data) == {"detail"}
+    ):
         codes = exc.get_codes() if hasattr(exc, "get_codes") else None
         if isinstance(codes, str):
             response.data["code"] = codes  # a stable, machine-readable reason beside the message

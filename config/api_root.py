@@ -1,4 +1,5 @@
 """GET /api/: where everything is; and the JSON 404 for unknown API paths."""
+
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema

@@ -4,6 +4,7 @@ Every value is a hash of (row number, seed), so the same options always give the
 Orders get 1-5 lines at the product's price, a status reached through the real lifecycle, a
 version of 1 + its transitions, and the domain events those commands would have logged.
 """
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,7 +37,9 @@ class SeedPlan:
 
 def seed_reset() -> None:
     """Empty every write-model table (demo and benchmark databases only)."""
-    tables = [m._meta.db_table for m in (IdempotencyKey, DomainEvent, OrderLine, Order, Product, Customer)]
+    tables = [
+        m._meta.db_table for m in (IdempotencyKey, DomainEvent, OrderLine, Order, Product, Customer)
+    ]
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
 
@@ -52,7 +55,9 @@ def seed_demo(plan: SeedPlan, progress: Callable[[int], None] = lambda n: None) 
         for start in range(0, plan.orders, BATCH):
             count = min(BATCH, plan.orders - start)
             with transaction.atomic():
-                cursor.execute("SET LOCAL synchronous_commit = off")  # demo data: speed over durability
+                cursor.execute(
+                    "SET LOCAL synchronous_commit = off"
+                )  # demo data: speed over durability
                 _seed_orders(cursor, plan, start, count)
             progress(count)
         cursor.execute("ANALYZE orders_customer, orders_product, orders_order, orders_orderline")

@@ -6,6 +6,7 @@ that has committed events it does not reflect. What is dirty is read from the ev
 the notifications, so a worker that was down catches up on start, and several workers can run:
 the per-view advisory lock serializes them and a view already brought up to date is skipped.
 """
+
 import logging
 import time
 from collections.abc import Callable
@@ -29,7 +30,9 @@ def refresh_dirty() -> list[refresh.RefreshResult]:
         try:
             results.append(refresh.refresh_view(name, only_if_behind=True))
         except refresh.RefreshFailed as failure:
-            results.append(refresh.RefreshResult(view=name, refreshed=False, error=str(failure.error)))
+            results.append(
+                refresh.RefreshResult(view=name, refreshed=False, error=str(failure.error))
+            )
     return results
 
 

@@ -1,4 +1,5 @@
 """A second, independent PostgreSQL session for tests that need another client's locks."""
+
 import psycopg
 from django.db import connection
 

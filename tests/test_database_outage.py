@@ -1,4 +1,5 @@
 """PostgreSQL goes away: 503 JSON, nothing half-written, and recovery without a restart."""
+
 import threading
 import time
 
@@ -43,7 +44,9 @@ def test_outage_answers_503_and_the_service_recovers_without_restart(http):
                 ("GET", f"/api/reports/orders/{order.pk}/"),
                 ("GET", "/healthz"),
             ]:
-                response = session.request(method, base + path, json={"name": "x", "email": "x@x.io"})
+                response = session.request(
+                    method, base + path, json={"name": "x", "email": "x@x.io"}
+                )
                 assert response.status_code == 503, (path, response.text[:300])
                 assert response.headers["Content-Type"].startswith("application/json")
                 assert "Traceback" not in response.text

@@ -1,4 +1,5 @@
 """The whole flow over real HTTP against a live server: token auth, command, then query."""
+
 import pytest
 import requests
 from rest_framework.authtoken.models import Token
@@ -15,10 +16,15 @@ def test_command_then_query_over_http(live_server, fresh_views):
     base = f"{live_server.url}/api"
 
     customer = http.post(f"{base}/customers/", json={"name": "Ada", "email": "ada@x.io"}).json()
-    product = http.post(f"{base}/products/", json={"sku": "P", "name": "Pen", "unit_price": "2.50"}).json()
+    product = http.post(
+        f"{base}/products/", json={"sku": "P", "name": "Pen", "unit_price": "2.50"}
+    ).json()
     created = http.post(
         f"{base}/orders/",
-        json={"customer_id": customer["id"], "lines": [{"product_id": product["id"], "quantity": 4}]},
+        json={
+            "customer_id": customer["id"],
+            "lines": [{"product_id": product["id"], "quantity": 4}],
+        },
     )
     assert created.status_code == 201
     order = created.json()

@@ -3,6 +3,7 @@
 Requests go over real HTTP to the live server (commands commit, views refresh). No generated
 request may produce a 5xx, and every response must match the schema.
 """
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings

@@ -1,4 +1,5 @@
 """Who may do what, CSRF, throttling and production settings."""
+
 import os
 import secrets
 import socket
@@ -34,14 +35,22 @@ def command_requests():
     return {
         "customer create": ("post", "/api/customers/", {"name": "N", "email": "n@x.io"}),
         "customer update": ("patch", f"/api/customers/{customer.pk}/", {"name": "M"}),
-        "product create": ("post", "/api/products/", {"sku": "Z", "name": "Z", "unit_price": "1.00"}),
+        "product create": (
+            "post",
+            "/api/products/",
+            {"sku": "Z", "name": "Z", "unit_price": "1.00"},
+        ),
         "product update": ("patch", f"/api/products/{product.pk}/", {"unit_price": "2.00"}),
         "order create": (
             "post",
             "/api/orders/",
             {"customer_id": customer.pk, "lines": [{"product_id": product.pk, "quantity": 1}]},
         ),
-        "line add": ("post", f"/api/orders/{order.pk}/lines/", {"product_id": product.pk, "quantity": 1}),
+        "line add": (
+            "post",
+            f"/api/orders/{order.pk}/lines/",
+            {"product_id": product.pk, "quantity": 1},
+        ),
         "line update": ("patch", f"/api/orders/{order.pk}/lines/{line.pk}/", {"quantity": 3}),
         "line remove": ("delete", f"/api/orders/{order.pk}/lines/{line.pk}/", None),
         "pay": ("post", f"/api/orders/{order.pk}/pay/", {}),
@@ -50,8 +59,16 @@ def command_requests():
 
 
 COMMANDS = [
-    "customer create", "customer update", "product create", "product update", "order create",
-    "line add", "line update", "line remove", "pay", "cancel",
+    "customer create",
+    "customer update",
+    "product create",
+    "product update",
+    "order create",
+    "line add",
+    "line update",
+    "line remove",
+    "pay",
+    "cancel",
 ]
 REPORTS = [
     "/api/reports/orders/",
@@ -87,7 +104,9 @@ def test_command_permission_matrix(role, command):
 @pytest.mark.parametrize("path", REPORTS)
 def test_report_permission_matrix(path, fresh_views):
     order = order_make()
-    url = path.format(order=order.pk, customer=order.customer_id, product=order.lines.get().product_id)
+    url = path.format(
+        order=order.pk, customer=order.customer_id, product=order.lines.get().product_id
+    )
     for role in ROLES:
         response = role_client(role).get(url)
         expected = {"anonymous": 401}.get(role, 200 if role in ANALYST_OK else 403)
@@ -158,16 +177,34 @@ def free_port() -> int:
 
 @pytest.mark.django_db(transaction=True)
 def test_production_server_serves_api_and_static_files(tmp_path, fresh_views):
-    env = {**os.environ, **PRODUCTION, "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
-           "DATABASE_URL": database_url_of_test_database()}
-    collect = subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput"], cwd=ROOT,
-                             env=env, capture_output=True, text=True)
+    env = {
+        **os.environ,
+        **PRODUCTION,
+        "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
+        "DATABASE_URL": database_url_of_test_database(),
+    }
+    collect = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert collect.returncode == 0, collect.stderr
     port = free_port()
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -179,17 +216,24 @@ def test_production_server_serves_api_and_static_files(tmp_path, fresh_views):
             except requests.ConnectionError:
                 time.sleep(0.1)
         assert requests.get(f"{base}/healthz", headers=proxy).json()["database"] == "ok"
-        insecure = requests.get(f"{base}/api/", headers={"Host": "orders.example.com"}, allow_redirects=False)
+        insecure = requests.get(
+            f"{base}/api/", headers={"Host": "orders.example.com"}, allow_redirects=False
+        )
         assert insecure.status_code == 301 and insecure.headers["Location"].startswith("https://")
         secure = requests.get(f"{base}/api/", headers=proxy)
         assert "max-age=31536000" in secure.headers["Strict-Transport-Security"]
         docs = requests.get(f"{base}/api/docs/", headers=proxy)
         assert docs.status_code == 200
-        for asset in ["/static/admin/css/base.css",
-                      "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css"]:
+        for asset in [
+            "/static/admin/css/base.css",
+            "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css",
+        ]:
             response = requests.get(base + asset, headers=proxy)
             assert response.status_code == 200, asset
-        assert requests.get(f"{base}/api/", headers={**proxy, "Host": "evil.example"}).status_code == 400
+        assert (
+            requests.get(f"{base}/api/", headers={**proxy, "Host": "evil.example"}).status_code
+            == 400
+        )
     finally:
         server.terminate()
         server.wait(timeout=10)

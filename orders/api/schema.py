@@ -1,4 +1,5 @@
 """The error answers of the command API, declared once for the OpenAPI schema."""
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
@@ -15,11 +16,15 @@ COMMAND_ERRORS = {
 }
 ORDER_COMMAND_ERRORS = {
     **COMMAND_ERRORS,
-    409: OpenApiResponse(OpenApiTypes.OBJECT, description="The order's status forbids this command"),
+    409: OpenApiResponse(
+        OpenApiTypes.OBJECT, description="The order's status forbids this command"
+    ),
     412: OpenApiResponse(OpenApiTypes.OBJECT, description="If-Match version is stale"),
 }
 IDEMPOTENT_ERRORS = {
-    422: OpenApiResponse(OpenApiTypes.OBJECT, description="Idempotency-Key reused with another request"),
+    422: OpenApiResponse(
+        OpenApiTypes.OBJECT, description="Idempotency-Key reused with another request"
+    ),
 }
 
 IDEMPOTENCY_KEY = OpenApiParameter(

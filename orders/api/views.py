@@ -137,7 +137,8 @@ class OrderLineApi(CommandApi):
 
     @extend_schema(
         request=s.LineQuantityInput,
-        parameters=[IF_MATCH], responses={200: s.LineCommandOutput, **ORDER_COMMAND_ERRORS}
+        parameters=[IF_MATCH],
+        responses={200: s.LineCommandOutput, **ORDER_COMMAND_ERRORS},
     )
     def patch(self, request, order_id, line_id):
         data = self.valid(s.LineQuantityInput, request)

@@ -73,9 +73,13 @@ class DailyRevenueFilter(filters.FilterSet):
 
 class DomainEventFilter(filters.FilterSet):
     event_type = filters.ChoiceFilter(choices=[(t, t) for t in ALL_EVENT_TYPES])
-    aggregate_type = filters.ChoiceFilter(choices=[(t, t) for t in ("Customer", "Product", "Order")])
+    aggregate_type = filters.ChoiceFilter(
+        choices=[(t, t) for t in ("Customer", "Product", "Order")]
+    )
     aggregate_id = IdFilter()
-    after_position = filters.NumberFilter(field_name="txid", lookup_expr="gt", max_digits=19, decimal_places=0)
+    after_position = filters.NumberFilter(
+        field_name="txid", lookup_expr="gt", max_digits=19, decimal_places=0
+    )
 
     class Meta:
         model = DomainEvent

@@ -64,4 +64,12 @@ class DomainEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = DomainEvent
-        fields = ["id", "event_type", "aggregate_type", "aggregate_id", "payload", "occurred_at", "position"]
+        fields = [
+            "id",
+            "event_type",
+            "aggregate_type",
+            "aggregate_id",
+            "payload",
+            "occurred_at",
+            "position",
+        ]

@@ -7,20 +7,23 @@ from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
+from orders.models import DomainEvent
 from reporting.api import filters, serializers
 from reporting.api.permissions import CanViewReport
-from orders.models import DomainEvent
 from reporting.freshness import freshness_get
 from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales
 from reporting.positions import covers, pending_events
-
 
 _ERROR = OpenApiResponse(OpenApiTypes.OBJECT)
 REPORT_ERRORS = {
@@ -46,8 +49,12 @@ MAX_POSITION = 2**63 - 1
 
 def report_schema(serializer):
     return extend_schema_view(
-        list=extend_schema(parameters=[MIN_POSITION], responses={200: serializer(many=True), **REPORT_ERRORS}),
-        retrieve=extend_schema(parameters=[MIN_POSITION], responses={200: serializer, **REPORT_ERRORS}),
+        list=extend_schema(
+            parameters=[MIN_POSITION], responses={200: serializer(many=True), **REPORT_ERRORS}
+        ),
+        retrieve=extend_schema(
+            parameters=[MIN_POSITION], responses={200: serializer, **REPORT_ERRORS}
+        ),
     )
 
 
@@ -103,7 +110,9 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if raw is None:
             return None
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_POSITION:
-            raise ValidationError({"min_position": "A position from X-Command-Position is expected."})
+            raise ValidationError(
+                {"min_position": "A position from X-Command-Position is expected."}
+            )
         position, deadline = int(raw), time.monotonic() + settings.READ_MODEL_WAIT_SECONDS
         while not covers(self.view_name, position):
             if time.monotonic() >= deadline:
@@ -169,9 +178,10 @@ class DailyRevenueViewSet(ReportViewSet):
     view_name = "daily_revenue"
 
 
-
 @extend_schema_view(
-    list=extend_schema(responses={200: serializers.DomainEventSerializer(many=True), **REPORT_ERRORS}),
+    list=extend_schema(
+        responses={200: serializers.DomainEventSerializer(many=True), **REPORT_ERRORS}
+    ),
     retrieve=extend_schema(responses={200: serializers.DomainEventSerializer, **REPORT_ERRORS}),
 )
 class DomainEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

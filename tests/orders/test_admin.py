@@ -1,4 +1,5 @@
 """The admin goes through the services: logged, refreshed, refused with a message, never a 500."""
+
 import pytest
 
 from orders.models import DomainEvent, Order, OrderLine
@@ -70,7 +71,9 @@ def test_admin_edits_lines_through_the_services(admin_client):
 def test_admin_refuses_to_remove_the_last_line_with_a_message(admin_client):
     order = order_make()
     line = order.lines.get()
-    data = inline_data(rows=[{"id": line.pk, "order": order.pk, "quantity": "1", "DELETE": "on"}], initial=1)
+    data = inline_data(
+        rows=[{"id": line.pk, "order": order.pk, "quantity": "1", "DELETE": "on"}], initial=1
+    )
     response = admin_client.post(f"/admin/orders/order/{order.pk}/change/", data, follow=True)
     assert response.status_code == 200
     messages = [str(m) for m in response.context["messages"]]
@@ -109,11 +112,14 @@ def test_forbidden_admin_action_shows_a_message_not_a_500(admin_client):
 
 
 def test_customer_and_product_admin_use_the_services(admin_client):
-    response = admin_client.post("/admin/orders/customer/add/", {"name": "Ada", "email": "ada@x.io"})
+    response = admin_client.post(
+        "/admin/orders/customer/add/", {"name": "Ada", "email": "ada@x.io"}
+    )
     assert response.status_code == 302
     assert DomainEvent.objects.filter(event_type="CustomerRegistered").count() == 1
     response = admin_client.post(
-        "/admin/orders/product/add/", {"sku": "P1", "name": "Pen", "unit_price": "1.50", "is_active": "on"}
+        "/admin/orders/product/add/",
+        {"sku": "P1", "name": "Pen", "unit_price": "1.50", "is_active": "on"},
     )
     assert response.status_code == 302
     assert DomainEvent.objects.filter(event_type="ProductAdded").count() == 1

@@ -1,5 +1,4 @@
 """The command API: every endpoint's success and errors, and a battery of bad input."""
-import json
 
 import pytest
 
@@ -33,7 +32,9 @@ def test_create_and_update_customer(api):
 
 
 def test_create_and_update_product(api):
-    response = post(api, "/api/products/", {"sku": "KB-1", "name": "Keyboard", "unit_price": "12.50"})
+    response = post(
+        api, "/api/products/", {"sku": "KB-1", "name": "Keyboard", "unit_price": "12.50"}
+    )
     assert response.status_code == 201
     body = response.json()
     assert body["unit_price"] == "12.50" and body["is_active"] is True
@@ -49,8 +50,10 @@ def test_create_order_returns_lines_with_ids_and_version(api):
     response = post(
         api,
         "/api/orders/",
-        {"customer_id": customer.pk, "lines": [{"product_id": p1.pk, "quantity": 2},
-                                               {"product_id": p2.pk, "quantity": 1}]},
+        {
+            "customer_id": customer.pk,
+            "lines": [{"product_id": p1.pk, "quantity": 2}, {"product_id": p2.pk, "quantity": 1}],
+        },
     )
     assert response.status_code == 201
     body = response.json()
@@ -64,7 +67,9 @@ def test_create_order_returns_lines_with_ids_and_version(api):
 
 def test_line_commands(api, order):
     product = product_make()
-    response = post(api, f"/api/orders/{order.pk}/lines/", {"product_id": product.pk, "quantity": 3})
+    response = post(
+        api, f"/api/orders/{order.pk}/lines/", {"product_id": product.pk, "quantity": 3}
+    )
     assert response.status_code == 201
     line = response.json()
     assert line["version"] == 2 and line["quantity"] == 3 and line["order_id"] == order.pk
@@ -75,7 +80,12 @@ def test_line_commands(api, order):
 
     response = api.delete(f"/api/orders/{order.pk}/lines/{line['id']}/")
     assert response.status_code == 200
-    assert response.json() == {"id": line["id"], "order_id": order.pk, "version": 4, "removed": True}
+    assert response.json() == {
+        "id": line["id"],
+        "order_id": order.pk,
+        "version": 4,
+        "removed": True,
+    }
     assert not OrderLine.objects.filter(pk=line["id"]).exists()
 
 
@@ -215,18 +225,48 @@ def order_bodies(customer_id, product_id, inactive_id):
         ({"customer_id": customer_id, "lines": "x"}, {"lines"}),
         ({"customer_id": customer_id, "lines": [{}]}, {"lines"}),
         ({"customer_id": customer_id, "lines": [{"product_id": product_id}]}, {"lines"}),
-        ({"customer_id": customer_id, "lines": [{"product_id": product_id, "quantity": 0}]}, {"lines"}),
-        ({"customer_id": customer_id, "lines": [{"product_id": product_id, "quantity": 10001}]}, {"lines"}),
-        ({"customer_id": customer_id, "lines": [{"product_id": product_id, "quantity": 1.5}]}, {"lines"}),
-        ({"customer_id": customer_id, "lines": [{"product_id": product_id, "quantity": "many"}]}, {"lines"}),
+        (
+            {"customer_id": customer_id, "lines": [{"product_id": product_id, "quantity": 0}]},
+            {"lines"},
+        ),
+        (
+            {"customer_id": customer_id, "lines": [{"product_id": product_id, "quantity": 10001}]},
+            {"lines"},
+        ),
+        (
+            {"customer_id": customer_id, "lines": [{"product_id": product_id, "quantity": 1.5}]},
+            {"lines"},
+        ),
+        (
+            {"customer_id": customer_id, "lines": [{"product_id": product_id, "quantity": "many"}]},
+            {"lines"},
+        ),
         ({"customer_id": customer_id, "lines": [{"product_id": 999999, "quantity": 1}]}, {"lines"}),
-        ({"customer_id": customer_id, "lines": [{"product_id": inactive_id, "quantity": 1}]}, {"lines"}),
+        (
+            {"customer_id": customer_id, "lines": [{"product_id": inactive_id, "quantity": 1}]},
+            {"lines"},
+        ),
         ({"customer_id": customer_id, "lines": [{"product_id": 2**70, "quantity": 1}]}, {"lines"}),
-        ({"customer_id": 999999, "lines": [{"product_id": product_id, "quantity": 1}]}, {"customer_id"}),
-        ({"customer_id": -5, "lines": [{"product_id": product_id, "quantity": 1}]}, {"customer_id"}),
-        ({"customer_id": 2**64, "lines": [{"product_id": product_id, "quantity": 1}]}, {"customer_id"}),
-        ({"customer_id": "abc", "lines": [{"product_id": product_id, "quantity": 1}]}, {"customer_id"}),
-        ({"customer_id": None, "lines": [{"product_id": product_id, "quantity": 1}]}, {"customer_id"}),
+        (
+            {"customer_id": 999999, "lines": [{"product_id": product_id, "quantity": 1}]},
+            {"customer_id"},
+        ),
+        (
+            {"customer_id": -5, "lines": [{"product_id": product_id, "quantity": 1}]},
+            {"customer_id"},
+        ),
+        (
+            {"customer_id": 2**64, "lines": [{"product_id": product_id, "quantity": 1}]},
+            {"customer_id"},
+        ),
+        (
+            {"customer_id": "abc", "lines": [{"product_id": product_id, "quantity": 1}]},
+            {"customer_id"},
+        ),
+        (
+            {"customer_id": None, "lines": [{"product_id": product_id, "quantity": 1}]},
+            {"customer_id"},
+        ),
         (
             {"customer_id": customer_id, "lines": [{"product_id": product_id, "quantity": 1}] * 2},
             {"lines"},
@@ -276,7 +316,9 @@ def test_bad_line_quantity_is_400(api, order, quantity):
 
 def test_adding_a_product_already_on_the_order_is_400(api, order):
     product_id = order.lines.get().product_id
-    response = post(api, f"/api/orders/{order.pk}/lines/", {"product_id": product_id, "quantity": 1})
+    response = post(
+        api, f"/api/orders/{order.pk}/lines/", {"product_id": product_id, "quantity": 1}
+    )
     assert response.status_code == 400
     assert "already on the order" in response.json()["product_id"][0]
 

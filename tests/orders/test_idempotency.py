@@ -1,4 +1,5 @@
 """Idempotency-Key: a retry replays the first answer and writes nothing."""
+
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -62,7 +63,10 @@ def test_a_failed_command_is_not_remembered(api, order):
 @pytest.mark.parametrize("key", ["", "x" * 256, "bad\nkey"])
 def test_malformed_keys_are_400(api, key):
     response = api.post(
-        "/api/customers/", {"name": "A", "email": "a@x.io"}, format="json", headers={"Idempotency-Key": key}
+        "/api/customers/",
+        {"name": "A", "email": "a@x.io"},
+        format="json",
+        headers={"Idempotency-Key": key},
     )
     assert response.status_code == 400
     assert not Customer.objects.exists()

@@ -1,4 +1,5 @@
 """seed_demo: deterministic, fast bulk data that the command side can keep working on."""
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -40,19 +41,25 @@ def test_seeded_data_is_what_the_commands_would_have_written(fresh_views):
     assert Customer.objects.count() == 50 and Product.objects.count() == 30
     statuses = set(Order.objects.values_list("status", flat=True))
     assert statuses == {"pending", "paid", "shipped", "delivered", "cancelled"}
-    counts = [Order.objects.get(pk=pk).lines.count() for pk in Order.objects.values_list("pk", flat=True)]
+    counts = [
+        Order.objects.get(pk=pk).lines.count() for pk in Order.objects.values_list("pk", flat=True)
+    ]
     assert min(counts) == 1 and max(counts) == 5
     days = Order.objects.dates("created_at", "day")
     assert (days.last() - days.first()).days > 600  # spread over two years
 
     for order in Order.objects.all():
-        events = list(DomainEvent.objects.filter(aggregate_type="Order", aggregate_id=order.pk).order_by("id"))
+        events = list(
+            DomainEvent.objects.filter(aggregate_type="Order", aggregate_id=order.pk).order_by("id")
+        )
         # one OrderPlaced, then one event per transition; the version counts them all
         assert events[0].event_type == "OrderPlaced"
         assert len(events) == order.version
         assert [e.payload.get("version") for e in events] == list(range(1, order.version + 1))
-        placed_lines = {(l["line_id"], l["quantity"]) for l in events[0].payload["lines"]}
-        assert placed_lines == set(OrderLine.objects.filter(order=order).values_list("id", "quantity"))
+        placed_lines = {(line["line_id"], line["quantity"]) for line in events[0].payload["lines"]}
+        assert placed_lines == set(
+            OrderLine.objects.filter(order=order).values_list("id", "quantity")
+        )
         if order.version > 1:
             assert events[-1].payload["to"] == order.status
     assert DomainEvent.objects.filter(event_type="CustomerRegistered").count() == 50

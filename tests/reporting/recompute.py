@@ -1,4 +1,5 @@
 """Independent recomputation of every report from the normalized tables, in plain Python."""
+
 from collections import defaultdict
 from datetime import UTC
 from decimal import ROUND_HALF_UP, Decimal
@@ -56,15 +57,17 @@ def expected_customer_stats() -> dict:
 def expected_product_sales() -> dict:
     result = {}
     for p in Product.objects.all():
-        lines = [l for l in OrderLine.objects.filter(product=p) if l.order.status != "cancelled"]
+        lines = [
+            line for line in OrderLine.objects.filter(product=p) if line.order.status != "cancelled"
+        ]
         result[p.pk] = {
             "sku": p.sku,
             "name": p.name,
             "unit_price": p.unit_price,
             "is_active": p.is_active,
-            "units_sold": sum(l.quantity for l in lines),
-            "revenue": sum((l.quantity * l.unit_price for l in lines), ZERO),
-            "order_count": len({l.order_id for l in lines}),
+            "units_sold": sum(line.quantity for line in lines),
+            "revenue": sum((line.quantity * line.unit_price for line in lines), ZERO),
+            "order_count": len({line.order_id for line in lines}),
         }
     return result
 
@@ -117,5 +120,9 @@ def assert_reports_match_write_model():
     for view in expected:
         missing = {k: v for k, v in expected[view].items() if actual[view].get(k) != v}
         extra = set(actual[view]) - set(expected[view])
-        assert not missing and not extra, (view, list(missing.items())[:3], list(extra)[:3],
-                                           [actual[view].get(k) for k in list(missing)[:3]])
+        assert not missing and not extra, (
+            view,
+            list(missing.items())[:3],
+            list(extra)[:3],
+            [actual[view].get(k) for k in list(missing)[:3]],
+        )

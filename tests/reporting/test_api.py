@@ -1,4 +1,5 @@
 """The report API: filters, ordering, pagination, conditional GET, read-only, permissions, health."""
+
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -18,8 +19,9 @@ def catalogue(fresh_views):
     """Three orders on three days with totals 10, 20 and 30; the 20 one is paid; one customer idle."""
     ada, bob = customer_make(name="Ada"), customer_make(name="Bob")
     customer_make(name="Cyd")
-    cheap, dear = product_make(sku="A-CHEAP", unit_price=Decimal("10.00")), product_make(
-        sku="B-DEAR", unit_price=Decimal("20.00")
+    cheap, dear = (
+        product_make(sku="A-CHEAP", unit_price=Decimal("10.00")),
+        product_make(sku="B-DEAR", unit_price=Decimal("20.00")),
     )
     orders = [
         order_make(ada, [(cheap, 1)]),
@@ -29,7 +31,9 @@ def catalogue(fresh_views):
     services.order_pay(order_id=orders[1].pk)
     for n, order in enumerate(orders):
         day = datetime(2026, 3, 1 + n, 12, tzinfo=UTC)
-        Order.objects.filter(pk=order.pk).update(created_at=day, updated_at=day + timedelta(hours=1))
+        Order.objects.filter(pk=order.pk).update(
+            created_at=day, updated_at=day + timedelta(hours=1)
+        )
     call_command("refresh_views")
     return {"ada": ada, "bob": bob, "orders": orders, "cheap": cheap, "dear": dear}
 
@@ -65,12 +69,18 @@ def test_order_filters_and_ordering(api, catalogue, query, expected_totals):
 
 
 def test_order_filter_by_customer(api, catalogue):
-    response = api.get(f"/api/reports/orders/?customer_id={catalogue['ada'].pk}&ordering=total_amount")
+    response = api.get(
+        f"/api/reports/orders/?customer_id={catalogue['ada'].pk}&ordering=total_amount"
+    )
     assert ids(response, "total_amount") == ["10.00", "30.00"]
 
 
 def test_customer_and_product_ordering(api, catalogue):
-    assert ids(api.get("/api/reports/customers/?ordering=-lifetime_value"), "name") == ["Ada", "Bob", "Cyd"]
+    assert ids(api.get("/api/reports/customers/?ordering=-lifetime_value"), "name") == [
+        "Ada",
+        "Bob",
+        "Cyd",
+    ]
     assert ids(api.get("/api/reports/customers/?ordering=name"), "name") == ["Ada", "Bob", "Cyd"]
     assert ids(api.get("/api/reports/customers/?ordering=-order_count"), "name")[0] == "Ada"
     assert ids(api.get("/api/reports/products/?ordering=-revenue"), "sku") == ["B-DEAR", "A-CHEAP"]
@@ -90,7 +100,10 @@ def test_detail_endpoints(api, catalogue):
     order = catalogue["orders"][2]
     row = api.get(f"/api/reports/orders/{order.pk}/").json()
     assert (row["line_count"], row["item_count"], row["total_amount"]) == (2, 2, "30.00")
-    assert api.get(f"/api/reports/customers/{catalogue['ada'].pk}/").json()["lifetime_value"] == "40.00"
+    assert (
+        api.get(f"/api/reports/customers/{catalogue['ada'].pk}/").json()["lifetime_value"]
+        == "40.00"
+    )
     assert api.get(f"/api/reports/products/{catalogue['dear'].pk}/").json()["order_count"] == 2
     assert api.get("/api/reports/daily-revenue/2026-03-01/").json()["revenue"] == "10.00"
     assert api.get("/api/reports/orders/999999/").status_code == 404
@@ -124,7 +137,9 @@ def test_invalid_filter_values_are_400(api, catalogue, query):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
-@pytest.mark.parametrize("path", ["orders/", "orders/1/", "customers/", "products/1/", "daily-revenue/"])
+@pytest.mark.parametrize(
+    "path", ["orders/", "orders/1/", "customers/", "products/1/", "daily-revenue/"]
+)
 def test_reports_are_read_only(api, method, path):
     response = getattr(api, method)(f"/api/reports/{path}", {}, format="json")
     assert response.status_code == 405
@@ -142,7 +157,9 @@ def test_etag_and_last_modified_answer_304_until_a_refresh(api, catalogue):
     etag, last_modified = first["ETag"], first["Last-Modified"]
     assert api.get("/api/reports/products/", headers={"If-None-Match": etag}).status_code == 304
     later = http_date(datetime.now(UTC).timestamp() + 5)
-    assert api.get("/api/reports/products/", headers={"If-Modified-Since": later}).status_code == 304
+    assert (
+        api.get("/api/reports/products/", headers={"If-Modified-Since": later}).status_code == 304
+    )
     # a refresh of an unrelated view changes nothing this report shows
     api.post("/api/customers/", {"name": "New", "email": "new@x.io"}, format="json")
     assert api.get("/api/reports/products/", headers={"If-None-Match": etag}).status_code == 304
@@ -162,7 +179,9 @@ def test_if_modified_since_is_never_fooled_by_two_refreshes_in_one_second(api, c
     # Last-Modified must not be told its copy is current
     first = api.get("/api/reports/products/")
     api.patch(f"/api/products/{catalogue['cheap'].pk}/", {"name": "Again"}, format="json")
-    response = api.get("/api/reports/products/", headers={"If-Modified-Since": first["Last-Modified"]})
+    response = api.get(
+        "/api/reports/products/", headers={"If-Modified-Since": first["Last-Modified"]}
+    )
     assert response.status_code == 200
     assert "Again" in response.content.decode()
 
@@ -172,7 +191,12 @@ def test_healthz(api, catalogue):
     assert response.status_code == 200
     body = response.json()
     assert body["database"] == "ok"
-    assert set(body["views"]) == {"order_summary", "customer_stats", "product_sales", "daily_revenue"}
+    assert set(body["views"]) == {
+        "order_summary",
+        "customer_stats",
+        "product_sales",
+        "daily_revenue",
+    }
     assert body["views"]["order_summary"]["row_count"] == 3
 
 

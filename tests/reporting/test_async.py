@@ -3,6 +3,7 @@
 The worker runs as a real subprocess on the test database; it is killed and restarted to show
 that nothing is lost, and two run at once to show they share the work.
 """
+
 import os
 import signal
 import subprocess
@@ -33,10 +34,18 @@ def async_mode(settings, fresh_views):
 
 class Worker:
     def __init__(self):
-        env = {**os.environ, "DATABASE_URL": database_url_of_test_database(), "READ_MODEL_REFRESH": "async"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url_of_test_database(),
+            "READ_MODEL_REFRESH": "async",
+        }
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "refresh_views", "--watch", "--poll", "1"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         assert "listening" in self.process.stdout.readline()
 
@@ -87,7 +96,9 @@ def test_with_the_worker_a_command_is_visible_within_the_bound(api, async_mode, 
     order = order_make()
     started = time.monotonic()
     api.post(f"/api/orders/{order.pk}/pay/", {}, format="json")
-    visible_at = wait_until(lambda: OrderSummary.objects.filter(order_id=order.pk, status="paid").exists())
+    visible_at = wait_until(
+        lambda: OrderSummary.objects.filter(order_id=order.pk, status="paid").exists()
+    )
     assert visible_at - started < VISIBLE_WITHIN_SECONDS
     assert_reports_match_write_model()
 
@@ -130,8 +141,12 @@ def test_a_killed_worker_loses_nothing_and_catches_up_on_restart(api, async_mode
     assert pending_events("order_summary") >= 4
 
     workers()  # a new worker catches up from the event log
-    wait_until(lambda: all(pending_events(view) == 0 for view in ("order_summary", "customer_stats",
-                                                                  "product_sales", "daily_revenue")))
+    wait_until(
+        lambda: all(
+            pending_events(view) == 0
+            for view in ("order_summary", "customer_stats", "product_sales", "daily_revenue")
+        )
+    )
     assert_reports_match_write_model()
 
 
@@ -141,7 +156,9 @@ def test_two_workers_share_the_work_without_races(api, async_mode, workers):
     before = {s.name: s.refresh_count for s in ViewState.objects.all()}
     commands = 0
     for _ in range(15):
-        order = services.order_create(customer_id=customer.pk, lines=[{"product_id": product.pk, "quantity": 1}])
+        order = services.order_create(
+            customer_id=customer.pk, lines=[{"product_id": product.pk, "quantity": 1}]
+        )
         services.order_pay(order_id=order.pk)
         commands += 2
     wait_until(lambda: all(pending_events(s.name) == 0 for s in ViewState.objects.all()))

@@ -1,4 +1,5 @@
 """manage.py refresh_views and view_status; pgviews' own commands keep working."""
+
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -35,7 +36,16 @@ def test_view_status_table(capsys, fresh_views):
     capsys.readouterr()
     call_command("view_status")
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["view", "rows", "size", "last", "refresh", "(UTC)", "duration", "status"]
+    assert lines[0].split() == [
+        "view",
+        "rows",
+        "size",
+        "last",
+        "refresh",
+        "(UTC)",
+        "duration",
+        "status",
+    ]
     row = next(line for line in lines if line.startswith("order_summary"))
     assert row.split()[1] == "1" and row.endswith("fresh")
 

@@ -3,6 +3,7 @@
 Each client is a thread with its own HTTP session against the live server, whose request threads
 each use their own PostgreSQL connection.
 """
+
 import random
 import threading
 from collections import defaultdict
@@ -62,7 +63,9 @@ class Client:
             self.problems.append(f"order {order_id} missing from the report after its command")
             return
         if row["version"] < version:
-            self.problems.append(f"order {order_id}: report at v{row['version']}, command gave v{version}")
+            self.problems.append(
+                f"order {order_id}: report at v{row['version']}, command gave v{version}"
+            )
         if row["version"] < self.seen_versions.get(order_id, 0):
             self.problems.append(f"order {order_id} went backwards to v{row['version']}")
         self.seen_versions[order_id] = row["version"]
@@ -90,8 +93,11 @@ class Client:
                     self.check_order(order["id"], order["version"], item_count=quantity)
             elif choice < 0.6:
                 order_id = self.rng.choice(my_orders)
-                response = self.call("POST", f"/orders/{order_id}/lines/",
-                                     json={"product_id": self.rng.choice(self.products), "quantity": 2})
+                response = self.call(
+                    "POST",
+                    f"/orders/{order_id}/lines/",
+                    json={"product_id": self.rng.choice(self.products), "quantity": 2},
+                )
                 if response.status_code == 201:
                     self.check_order(order_id, response.json()["version"])
             elif choice < 0.85:
@@ -164,9 +170,10 @@ def test_racing_ship_and_cancel_exactly_one_wins(http):
         services.order_pay(order_id=order.pk)
         barrier = threading.Barrier(2)
 
-        def act(command, http=session()):
+        def act(command, order_id=order.pk, barrier=barrier):
+            http = session()  # one HTTP client per thread
             barrier.wait()
-            return http.post(f"{base}/orders/{order.pk}/{command}/", json={}, timeout=60)
+            return http.post(f"{base}/orders/{order_id}/{command}/", json={}, timeout=60)
 
         with ThreadPoolExecutor(2) as pool:
             ship, cancel = pool.map(act, ["ship", "cancel"])
@@ -188,7 +195,8 @@ def test_racing_commands_with_the_same_if_match_one_wins_the_other_412(http):
     barrier = threading.Barrier(2)
     lines = defaultdict(int)
 
-    def add_line(product_id, http=session()):
+    def add_line(product_id):
+        http = session()
         barrier.wait()
         return http.post(
             f"{base}/orders/{order.pk}/lines/",

@@ -1,4 +1,5 @@
 """Every command, issued through HTTP, is visible in the reports in the very next request."""
+
 from decimal import Decimal
 
 import pytest
@@ -20,7 +21,9 @@ def reports(api):
 
 
 def test_customer_commands_show_up(api, reports, fresh_views):
-    customer = api.post("/api/customers/", {"name": "Ada", "email": "ada@x.io"}, format="json").json()
+    customer = api.post(
+        "/api/customers/", {"name": "Ada", "email": "ada@x.io"}, format="json"
+    ).json()
     assert reports(f"customers/{customer['id']}/")["order_count"] == 0
 
     order_make(Customer.objects.get(pk=customer["id"]))
@@ -66,7 +69,9 @@ def test_order_commands_show_up_in_all_four_reports(api, reports, fresh_views):
     assert reports(f"products/{other.pk}/")["units_sold"] == 0
 
     for command, status in [("pay", "paid"), ("ship", "shipped"), ("deliver", "delivered")]:
-        version = api.post(f"/api/orders/{order['id']}/{command}/", {}, format="json").json()["version"]
+        version = api.post(f"/api/orders/{order['id']}/{command}/", {}, format="json").json()[
+            "version"
+        ]
         row = reports(order_url)
         assert (row["status"], row["version"]) == (status, version)
 

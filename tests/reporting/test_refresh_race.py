@@ -6,6 +6,7 @@ commits; Z refreshes again (seeing the write) and commits; X then publishes its 
 and the committed write vanishes from the view. The naive refresh loses it; ours, which takes the
 view's advisory lock in its own statement before the REFRESH, cannot.
 """
+
 import threading
 import time
 from decimal import Decimal
@@ -57,7 +58,11 @@ def run_scenario(refresher, *, z_takes_advisory_lock: bool) -> tuple[Decimal, De
     refresh.refresh_views(["order_summary"])
     line_id = order.lines.get().pk
 
-    with other_session(autocommit=False) as z, other_session() as writer, other_session() as watcher:
+    with (
+        other_session(autocommit=False) as z,
+        other_session() as writer,
+        other_session() as watcher,
+    ):
         # Z: a refresher in the middle of its work, holding the view's lock
         if z_takes_advisory_lock:
             z.execute(LOCK)
@@ -68,7 +73,9 @@ def run_scenario(refresher, *, z_takes_advisory_lock: bool) -> tuple[Decimal, De
         wait_until_blocked(watcher)
 
         # a command commits a write while X waits
-        writer.execute("UPDATE orders_orderline SET quantity = quantity + 10 WHERE id = %s", [line_id])
+        writer.execute(
+            "UPDATE orders_orderline SET quantity = quantity + 10 WHERE id = %s", [line_id]
+        )
 
         # Z refreshes again (its new snapshot sees the write) and commits
         z.execute(f"REFRESH MATERIALIZED VIEW CONCURRENTLY {VIEW}")

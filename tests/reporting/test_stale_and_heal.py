@@ -1,4 +1,5 @@
 """A refresh that fails never fails a committed command: stale flag, header, then healed."""
+
 import pytest
 from django.core.management import call_command
 

@@ -1,4 +1,5 @@
 """Each view's numbers against an independent recomputation from the normalized tables."""
+
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -28,7 +29,13 @@ def shop(fresh_views):
         order = order_make(rng.choice(customers), [(p, rng.randint(1, 5)) for p in chosen])
         orders.append(order)
         # pending, paid, shipped, delivered, paid-then-cancelled
-        for command in [[], ["pay"], ["pay", "ship"], ["pay", "ship", "deliver"], ["pay", "cancel"]][i % 5]:
+        for command in [
+            [],
+            ["pay"],
+            ["pay", "ship"],
+            ["pay", "ship", "deliver"],
+            ["pay", "cancel"],
+        ][i % 5]:
             getattr(services, f"order_{command}")(order_id=order.pk)
     # spread orders over a few UTC days, including ones near midnight
     base = datetime(2026, 1, 1, 23, 30, tzinfo=UTC)
@@ -48,7 +55,11 @@ def test_every_view_equals_a_recomputation_from_the_write_model(shop):
 
 def test_idle_customers_and_unsold_products_show_zeros(shop):
     stats = CustomerStats.objects.get(customer_id=shop["idle_customer"].pk)
-    assert (stats.order_count, stats.lifetime_value, stats.first_order_at) == (0, Decimal("0"), None)
+    assert (stats.order_count, stats.lifetime_value, stats.first_order_at) == (
+        0,
+        Decimal("0"),
+        None,
+    )
     sales = ProductSales.objects.get(product_id=shop["never_sold"].pk)
     assert (sales.units_sold, sales.revenue, sales.order_count) == (0, Decimal("0"), 0)
 

@@ -14,17 +14,26 @@ def utc_date(value: str) -> datetime:
 
 
 class Command(BaseCommand):
-    help = "Bulk-load realistic demo data (deterministic per --seed), then refresh every report once."
+    help = (
+        "Bulk-load realistic demo data (deterministic per --seed), then refresh every report once."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--orders", type=int, default=10_000)
         parser.add_argument("--customers", type=int, help="default: orders / 10, at least 50")
         parser.add_argument("--products", type=int, help="default: 500 (at least 20)")
         parser.add_argument("--seed", type=int, default=1, help="same seed and options, same data")
-        parser.add_argument("--end", type=utc_date, default=utc_date("2026-11-01"),
-                            help="orders spread over the two years before this UTC date")
-        parser.add_argument("--reset", action="store_true",
-                            help="empty the order tables and the event log first (demo databases only)")
+        parser.add_argument(
+            "--end",
+            type=utc_date,
+            default=utc_date("2026-11-01"),
+            help="orders spread over the two years before this UTC date",
+        )
+        parser.add_argument(
+            "--reset",
+            action="store_true",
+            help="empty the order tables and the event log first (demo databases only)",
+        )
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, orders, customers, products, seed, end, reset, no_progress, **options):

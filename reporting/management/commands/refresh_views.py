@@ -13,7 +13,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("views", nargs="*", metavar="VIEW", help=f"any of: {', '.join(refresh.VIEWS)}")
+        parser.add_argument(
+            "views", nargs="*", metavar="VIEW", help=f"any of: {', '.join(refresh.VIEWS)}"
+        )
         parser.add_argument(
             "--plain",
             action="store_true",
@@ -24,8 +26,12 @@ class Command(BaseCommand):
             action="store_true",
             help="run as the worker of READ_MODEL_REFRESH=async: refresh views as events commit",
         )
-        parser.add_argument("--debounce", type=float, default=0.05, help="seconds to gather a burst (--watch)")
-        parser.add_argument("--poll", type=float, default=5.0, help="seconds between checks without a NOTIFY")
+        parser.add_argument(
+            "--debounce", type=float, default=0.05, help="seconds to gather a burst (--watch)"
+        )
+        parser.add_argument(
+            "--poll", type=float, default=5.0, help="seconds between checks without a NOTIFY"
+        )
         parser.add_argument(
             "--rebuild",
             action="store_true",
@@ -35,7 +41,9 @@ class Command(BaseCommand):
     def handle(self, *args, views, plain, watch, debounce, poll, rebuild, **options):
         unknown = sorted(set(views) - set(refresh.VIEWS))
         if unknown:
-            raise CommandError(f"Unknown view(s): {', '.join(unknown)}. Known: {', '.join(refresh.VIEWS)}.")
+            raise CommandError(
+                f"Unknown view(s): {', '.join(unknown)}. Known: {', '.join(refresh.VIEWS)}."
+            )
         if watch:
             return self._watch(debounce, poll)
         if rebuild:
@@ -55,12 +63,16 @@ class Command(BaseCommand):
             signal.signal(sig, lambda *_: stopping.append(True))
         self.stdout.write(f"Refresh worker: listening (debounce {debounce}s, poll {poll}s).")
         self.stdout.flush()
-        worker.watch(debounce=debounce, poll=poll, should_stop=lambda: bool(stopping), report=self._print)
+        worker.watch(
+            debounce=debounce, poll=poll, should_stop=lambda: bool(stopping), report=self._print
+        )
         self.stdout.write("Refresh worker: stopped.")
 
     def _print(self, result) -> None:
         if result.error:
             self.stderr.write(f"{result.view:<16} FAILED: {result.error}")
         elif result.refreshed:
-            self.stdout.write(f"{result.view:<16} {result.duration_ms:9.1f} ms  {result.row_count:>10} rows")
+            self.stdout.write(
+                f"{result.view:<16} {result.duration_ms:9.1f} ms  {result.row_count:>10} rows"
+            )
         self.stdout.flush()
