@@ -1,5 +1,7 @@
 """The benchmark chart: command latency and refresh time against data size, bare write alongside."""
 
+import json
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -17,6 +19,10 @@ def draw(report: dict, path: Path) -> None:
         "refresh of all 4 views (concurrently)": [
             sum(v["concurrently"]["median_ms"] for v in r["refresh"].values()) for r in rows
         ],
+        "async: until every view shows it": [
+            r["async"]["time_to_visible"]["median_ms"] for r in rows
+        ],
+        "async: command (commit + NOTIFY)": [r["async"]["command"]["median_ms"] for r in rows],
         "command, read model off": [r["command_without_read_model"]["median_ms"] for r in rows],
         "bare write (SQL)": [r["bare_write"]["median_ms"] for r in rows],
     }
@@ -38,3 +44,7 @@ def draw(report: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
+
+
+if __name__ == "__main__":  # redraw from a results file: python -m benchmarks.chart IN.json OUT.png
+    draw(json.loads(Path(sys.argv[1]).read_text()), Path(sys.argv[2]))

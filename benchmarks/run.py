@@ -33,6 +33,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--full", action="store_true", help="add 1,000,000 orders")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each throughput run")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
+    parser.add_argument("--chart", type=Path, default=CHART, help="where to draw the PNG")
     args = parser.parse_args()
     sizes = sorted(set(args.sizes + ([1_000_000] if args.full else [])))
 
@@ -50,12 +52,12 @@ def main() -> None:
         print(f"\n=== {size:,} orders", flush=True)
         report["sizes"][str(size)] = measure_size(size, args.seconds)
         print_table(size, report["sizes"][str(size)])
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2))
     from benchmarks.chart import draw
 
-    draw(report, CHART)
-    print(f"\nwrote {RESULTS.relative_to(BASE_DIR)} and {CHART.relative_to(BASE_DIR)}")
+    draw(report, args.chart)
+    print(f"\nwrote {args.output} and {args.chart}")
 
 
 def measure_size(size: int, seconds: float) -> dict:

@@ -39,7 +39,9 @@ def pending_events(view: str, cursor=None) -> int:
         [view],
     )
     snapshot, xmin = cursor.fetchone() or (None, 0)
-    cursor.execute(_UNREFLECTED, {"types": event_types_for(view), "xmin": xmin, "snapshot": snapshot})
+    cursor.execute(
+        _UNREFLECTED, {"types": event_types_for(view), "xmin": xmin, "snapshot": snapshot}
+    )
     return cursor.fetchone()[0]
 
 
@@ -58,8 +60,8 @@ def covers(view: str, position: int) -> bool:
     return bool(row and row[0])
 
 
-def current_position() -> int:
-    """The position a refresh starting now would reflect: everything committed before it."""
+def next_position() -> int:
+    """The first position no transaction has been given yet: anything at or above it is unknown."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        cursor.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
         return cursor.fetchone()[0]

@@ -4,7 +4,7 @@ import re
 
 from rest_framework.exceptions import ValidationError
 
-_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
+_ETAG = re.compile(r'^\s*(?:W/)?(?:"([0-9]{1,9})"|([0-9]{1,9}))\s*$')
 
 
 def expected_version(request) -> int | None:
@@ -15,7 +15,7 @@ def expected_version(request) -> int | None:
     match = _ETAG.match(header)
     if not match:
         raise ValidationError({"If-Match": 'Expected the order version, e.g. If-Match: "3".'})
-    return int(match.group(1))
+    return int(match.group(1) or match.group(2))
 
 
 def version_etag(version: int) -> str:

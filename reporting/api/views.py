@@ -23,7 +23,7 @@ from reporting.api import filters, serializers
 from reporting.api.permissions import CanViewReport
 from reporting.freshness import freshness_get
 from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales
-from reporting.positions import covers, pending_events
+from reporting.positions import covers, next_position, pending_events
 
 _ERROR = OpenApiResponse(OpenApiTypes.OBJECT)
 REPORT_ERRORS = {
@@ -109,11 +109,13 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         raw = request.query_params.get("min_position", request.headers.get("X-Min-Position"))
         if raw is None:
             return None
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_POSITION:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_POSITION:
             raise ValidationError(
                 {"min_position": "A position from X-Command-Position is expected."}
             )
         position, deadline = int(raw), time.monotonic() + settings.READ_MODEL_WAIT_SECONDS
+        if position >= next_position():
+            raise ValidationError({"min_position": "No command has reached this position."})
         while not covers(self.view_name, position):
             if time.monotonic() >= deadline:
                 return Response(

@@ -327,3 +327,31 @@ def test_reads_are_not_part_of_the_command_api(api, customer):
     assert api.get("/api/customers/").status_code == 405
     assert api.get(f"/api/customers/{customer.pk}/").status_code == 405
     assert api.put(f"/api/customers/{customer.pk}/", {}, format="json").status_code == 405
+
+
+@pytest.mark.parametrize("header", ['"2"', "2", 'W/"2"'])
+def test_stale_if_match_is_412_with_the_current_version(api, order, header):
+    response = api.post(
+        f"/api/orders/{order.pk}/pay/", {}, format="json", headers={"If-Match": header}
+    )
+    assert response.status_code == 412
+    assert response.json()["current_version"] == 1
+    assert Order.objects.get(pk=order.pk).status == "pending"
+
+
+@pytest.mark.parametrize("header", ['"1"', "*"])
+def test_current_if_match_is_accepted(api, order, header):
+    response = api.post(
+        f"/api/orders/{order.pk}/pay/", {}, format="json", headers={"If-Match": header}
+    )
+    assert response.status_code == 200
+    assert response["ETag"] == '"2"'
+
+
+@pytest.mark.parametrize("header", ["abc", '"1', "1.0", "١", "99999999999"])
+def test_malformed_if_match_is_400(api, order, header):
+    response = api.post(
+        f"/api/orders/{order.pk}/pay/", {}, format="json", headers={"If-Match": header}
+    )
+    assert response.status_code == 400
+    assert "If-Match" in response.json()

@@ -124,7 +124,9 @@ def test_min_position_gives_504_with_the_lag_when_no_worker_runs(api, async_mode
     assert body["code"] == "read_model_behind" and body["pending_events"] >= 1
 
 
-@pytest.mark.parametrize("value", ["abc", "-1", "0", "1.5", "99999999999999999999"])
+@pytest.mark.parametrize(
+    "value", ["abc", "-1", "0", "1.5", "99999999999999999999", "²", "٣", "9223372036854775806"]
+)
 def test_invalid_min_position_is_400(api, fresh_views, value):
     assert api.get(f"/api/reports/orders/?min_position={value}").status_code == 400
 
