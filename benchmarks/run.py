@@ -14,6 +14,7 @@ import platform
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,7 +105,7 @@ def measure_size(size: int, seconds: float) -> dict:
     return results
 
 
-_local = __import__("threading").local()
+_local = threading.local()  # one HTTP session per benchmark client thread
 
 
 class served:
