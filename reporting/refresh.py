@@ -81,13 +81,15 @@ def refresh_views(view_names=None, *, concurrently: bool = True) -> list[Refresh
     """
     names = [name for name in VIEWS if view_names is None or name in set(view_names)]
     ensure_ledger()
-    results = []
-    for name in names:
-        try:
-            results.append(refresh_view(name, concurrently=concurrently))
-        except RefreshFailed as failure:
-            results.append(RefreshResult(view=name, refreshed=False, error=str(failure.error)))
-    return results
+    return [refresh_view_reporting_errors(name, concurrently=concurrently) for name in names]
+
+
+def refresh_view_reporting_errors(name: str, **options) -> RefreshResult:
+    """refresh_view, with a failure returned in the result instead of raised."""
+    try:
+        return refresh_view(name, **options)
+    except RefreshFailed as failure:
+        return RefreshResult(view=name, refreshed=False, error=str(failure.error))
 
 
 def take_tickets(view_names) -> dict[str, int]:
