@@ -94,3 +94,23 @@ def test_concurrent_duplicates_produce_exactly_one_write(live_server, fresh_view
     assert len({r.json()["id"] for r in responses}) == 1
     assert Customer.objects.count() == 1
     assert DomainEvent.objects.filter(event_type="CustomerRegistered").count() == 1
+
+
+def test_old_keys_can_be_purged_and_then_reused(api, capsys):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from orders.models import IdempotencyKey
+
+    post(api, "/api/customers/", {"name": "A", "email": "a@x.io"}, "old-key")
+    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(hours=25))
+    post(api, "/api/customers/", {"name": "B", "email": "b@x.io"}, "new-key")
+
+    call_command("purge_idempotency_keys", hours=24)
+
+    assert "Deleted 1 idempotency key(s)" in capsys.readouterr().out
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new-key"]
+    reused = post(api, "/api/customers/", {"name": "C", "email": "c@x.io"}, "old-key")
+    assert reused.status_code == 201 and "Idempotent-Replayed" not in reused
