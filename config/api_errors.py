@@ -25,7 +25,9 @@ def exception_handler(exc, context):
         )
         return Response(detail, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, ObjectDoesNotExist):
-        name = str(exc).split(" matching query")[0] or "Object"
+        # Order.DoesNotExist -> "Order"; a bare ObjectDoesNotExist has no model to name.
+        model = type(exc).__qualname__.split(".")[0]
+        name = "Object" if model == "ObjectDoesNotExist" else model
         return Response({"detail": f"{name} not found.", "code": "not_found"}, status=404)
     if isinstance(exc, VersionMismatch):
         return Response(

@@ -120,8 +120,9 @@ def order_create(*, customer_id: int, lines: Iterable[Mapping]) -> Order:
         )
     products = Product.objects.in_bulk(product_ids)
     for position, line in enumerate(lines, start=1):
-        _check_orderable(products.get(line["product_id"]), line["product_id"], f"Line {position}: ")
-        _check_quantity(line["quantity"], f"Line {position}: ")
+        where = {"field": "lines", "prefix": f"Line {position}: "}
+        _check_orderable(products.get(line["product_id"]), line["product_id"], **where)
+        _check_quantity(line["quantity"], **where)
 
     now = timezone.now()
     order = Order.objects.create(customer=customer, created_at=now, updated_at=now)
@@ -288,34 +289,19 @@ def _bump(order: Order, *fields: str) -> None:
     order.save(update_fields=[*fields, "version", "updated_at"])
 
 
-def _check_orderable(product: Product | None, product_id, prefix: str = "") -> None:
+def _check_orderable(product: Product | None, product_id, *, field="product_id", prefix="") -> None:
     if product is None:
-        raise ValidationError(
-            {"lines" if prefix else "product_id": f"{prefix}No product with id {product_id}."}
-        )
+        raise ValidationError({field: f"{prefix}No product with id {product_id}."})
     if not product.is_active:
-        raise ValidationError(
-            {
-                "lines"
-                if prefix
-                else "product_id": f"{prefix}Product {product.sku} is inactive and cannot be ordered."
-            }
-        )
+        message = f"{prefix}Product {product.sku} is inactive and cannot be ordered."
+        raise ValidationError({field: message})
 
 
-def _check_quantity(quantity, prefix: str = "") -> None:
-    if (
-        isinstance(quantity, bool)
-        or not isinstance(quantity, int)
-        or not 1 <= quantity <= MAX_QUANTITY
-    ):
-        raise ValidationError(
-            {
-                "lines"
-                if prefix
-                else "quantity": f"{prefix}Quantity must be a whole number from 1 to {MAX_QUANTITY}."
-            }
-        )
+def _check_quantity(quantity, *, field="quantity", prefix="") -> None:
+    whole = isinstance(quantity, int) and not isinstance(quantity, bool)
+    if not whole or not 1 <= quantity <= MAX_QUANTITY:
+        message = f"{prefix}Quantity must be a whole number from 1 to {MAX_QUANTITY}."
+        raise ValidationError({field: message})
 
 
 def _line_payload(line: OrderLine) -> dict:

@@ -14,6 +14,7 @@ class Freshness:
     # Whole-second time to compare If-Modified-Since against (see last_modified_for_comparison).
     comparable_timestamp: int | None
     position: int = 0  # event-log position the view reflects (reporting.positions)
+    covered_snapshot: str = ""  # the snapshot behind that position ("" before the first refresh)
 
 
 def freshness_get(view: str) -> Freshness:
@@ -30,6 +31,7 @@ def freshness_get(view: str) -> Freshness:
         last_modified=refreshed,
         comparable_timestamp=last_modified_for_comparison(refreshed, state.previous_refreshed_at),
         position=state.position,
+        covered_snapshot=state.covered_snapshot,
     )
 
 

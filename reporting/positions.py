@@ -16,10 +16,12 @@ LEDGER = ViewState._meta.db_table
 
 # Events of the view's types that its covered snapshot does not include. Transactions below the
 # snapshot's xmin were finished when it was taken, so only the tail above it is checked: with the
-# bound as a parameter this is an index range scan on txid, however long the log grows.
+# snapshot as a parameter the bound is a constant, and this is an index range scan on txid however
+# long the log grows. No snapshot (never refreshed): every event of those types counts.
 _UNREFLECTED = f"""
     SELECT count(*) FROM {EVENTS}
-    WHERE event_type = ANY(%(types)s) AND txid >= %(xmin)s
+    WHERE event_type = ANY(%(types)s)
+      AND txid >= coalesce(pg_snapshot_xmin(%(snapshot)s::pg_snapshot)::text::bigint, 0)
       AND (%(snapshot)s::pg_snapshot IS NULL
            OR NOT pg_visible_in_snapshot(txid::text::xid8, %(snapshot)s::pg_snapshot))
 """
@@ -30,18 +32,18 @@ def pending_events(view: str, cursor=None) -> int:
     if cursor is None:
         with connection.cursor() as own:
             return pending_events(view, own)
-    cursor.execute(
-        f"""
-        SELECT nullif(covered_snapshot, ''),
-               coalesce(pg_snapshot_xmin(nullif(covered_snapshot, '')::pg_snapshot)::text::bigint, 0)
-        FROM {LEDGER} WHERE name = %s
-        """,
-        [view],
-    )
-    snapshot, xmin = cursor.fetchone() or (None, 0)
-    cursor.execute(
-        _UNREFLECTED, {"types": event_types_for(view), "xmin": xmin, "snapshot": snapshot}
-    )
+    cursor.execute(f"SELECT covered_snapshot FROM {LEDGER} WHERE name = %s", [view])
+    row = cursor.fetchone()
+    return pending_events_after(view, row[0] if row else "", cursor)
+
+
+def pending_events_after(view: str, covered_snapshot: str, cursor=None) -> int:
+    """Like pending_events, for a covered snapshot the caller has already read from the ledger."""
+    if cursor is None:
+        with connection.cursor() as own:
+            return pending_events_after(view, covered_snapshot, own)
+    params = {"types": event_types_for(view), "snapshot": covered_snapshot or None}
+    cursor.execute(_UNREFLECTED, params)
     return cursor.fetchone()[0]
 
 

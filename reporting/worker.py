@@ -25,14 +25,8 @@ def refresh_dirty() -> list[refresh.RefreshResult]:
     refresh.ensure_ledger()
     results = []
     for name in refresh.VIEWS:
-        if pending_events(name) == 0:
-            continue
-        try:
-            results.append(refresh.refresh_view(name, only_if_behind=True))
-        except refresh.RefreshFailed as failure:
-            results.append(
-                refresh.RefreshResult(view=name, refreshed=False, error=str(failure.error))
-            )
+        if pending_events(name) > 0:  # checked again under the view's lock: another worker may win
+            results.append(refresh.refresh_view_reporting_errors(name, only_if_behind=True))
     return results
 
 

@@ -23,7 +23,7 @@ from reporting.api import filters, serializers
 from reporting.api.permissions import CanViewReport
 from reporting.freshness import freshness_get
 from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales
-from reporting.positions import covers, next_position, pending_events
+from reporting.positions import covers, next_position, pending_events, pending_events_after
 
 _ERROR = OpenApiResponse(OpenApiTypes.OBJECT)
 REPORT_ERRORS = {
@@ -139,7 +139,8 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         # How stale this answer may be: the log position the view reflects, and how many
         # committed events it does not reflect yet (0 in sync mode once a command has returned).
         response["X-Read-Model-Position"] = str(freshness.position)
-        response["X-Read-Model-Pending"] = str(pending_events(self.view_name))
+        pending = pending_events_after(self.view_name, freshness.covered_snapshot)
+        response["X-Read-Model-Pending"] = str(pending)
         return response
 
 
