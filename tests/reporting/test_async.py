@@ -169,13 +169,12 @@ def test_two_workers_share_the_work_without_races(api, async_mode, workers):
     assert refreshes < commands  # bursts were coalesced, not refreshed once per command per worker
 
 
-def test_sync_mode_positions_are_covered_when_the_command_returns(api, fresh_views):
+def test_sync_mode_positions_are_covered_when_the_command_returns(api, fresh_views, settings):
+    settings.READ_MODEL_WAIT_SECONDS = 0  # no waiting allowed: covered already, or 504
     order = order_make()
     paid = api.post(f"/api/orders/{order.pk}/pay/", {}, format="json")
-    started = time.monotonic()
     row = api.get(f"/api/reports/orders/{order.pk}/?min_position={paid['X-Command-Position']}")
     assert row.status_code == 200 and row.json()["status"] == "paid"
-    assert time.monotonic() - started < 1
     assert row["X-Read-Model-Pending"] == "0"
 
 
