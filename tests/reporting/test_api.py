@@ -198,6 +198,8 @@ def test_healthz(api, catalogue):
         "daily_revenue",
     }
     assert body["views"]["order_summary"]["row_count"] == 3
+    # sync mode: once the commands returned, every view reflects every event
+    assert all(view["pending_events"] == 0 for view in body["views"].values())
 
 
 @pytest.mark.django_db

@@ -119,6 +119,13 @@ def test_min_position_waits_for_the_clients_own_write(api, async_mode, workers):
     assert int(row["X-Read-Model-Position"]) > 0
 
 
+def test_healthz_shows_the_lag_without_calling_it_broken(api, async_mode):
+    order_make()
+    health = api.get("/healthz")
+    assert health.status_code == 200  # behind is not stale
+    assert health.json()["views"]["order_summary"]["pending_events"] >= 1
+
+
 def test_min_position_gives_504_with_the_lag_when_no_worker_runs(api, async_mode, settings):
     settings.READ_MODEL_WAIT_SECONDS = 0.3
     order = order_make()
