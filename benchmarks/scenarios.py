@@ -59,7 +59,7 @@ def bare_write(shop: Shop) -> None:
 
 def command(shop: Shop) -> None:
     """order_create through the service layer; its after-commit handler runs as configured."""
-    services.order_create(**{k: v for k, v in shop.order_body().items()})
+    services.order_create(**shop.order_body())
 
 
 def measure_commands(shop: Shop, repeat_sync: int, repeat_fast: int) -> dict:

@@ -55,9 +55,8 @@ def seed_demo(plan: SeedPlan, progress: Callable[[int], None] = lambda n: None) 
         for start in range(0, plan.orders, BATCH):
             count = min(BATCH, plan.orders - start)
             with transaction.atomic():
-                cursor.execute(
-                    "SET LOCAL synchronous_commit = off"
-                )  # demo data: speed over durability
+                # demo data: speed over durability
+                cursor.execute("SET LOCAL synchronous_commit = off")
                 _seed_orders(cursor, plan, start, count)
             progress(count)
         cursor.execute("ANALYZE orders_customer, orders_product, orders_order, orders_orderline")
