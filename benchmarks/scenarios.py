@@ -10,8 +10,10 @@ from django.db import connection, transaction
 from django.test.utils import override_settings
 
 from benchmarks.stats import summary, timed
-from orders import services
-from reporting.refresh import VIEWS, refresh_view
+from orders import events, services
+from reporting.catalog import NAMES, reports_changed_by
+from reporting.ledger import covers
+from reporting.refresh import refresh_view
 
 
 class Shop:
@@ -67,7 +69,7 @@ def measure_commands(shop: Shop, repeat_sync: int, repeat_fast: int) -> dict:
         "bare_write": timed(lambda: bare_write(shop), repeat_fast),
         "command_with_refresh": timed(lambda: command(shop), repeat_sync),
     }
-    with override_settings(READ_MODEL_HANDLER=None):
+    with override_settings(READ_MODEL_REFRESH="off"):
         results["command_without_read_model"] = timed(lambda: command(shop), repeat_fast)
     return results
 
@@ -186,7 +188,7 @@ def measure_refreshes(repeat: int) -> dict:
             ),
             "plain": timed(lambda n=name: refresh_view(n, concurrently=False), repeat, warmup=0),
         }
-        for name in VIEWS
+        for name in NAMES
     }
 
 
@@ -212,11 +214,7 @@ class HttpClient:
 def measure_async(shop: Shop, repeat: int) -> dict:
     """READ_MODEL_REFRESH=async with a worker running: what the command costs, and how long until
     every view it affects reflects it (time to visible)."""
-    from orders import events
-    from reporting.positions import covers
-    from reporting.sync import views_affected
-
-    affected = sorted(views_affected([events.ORDER_PLACED]))
+    affected = sorted(r.name for r in reports_changed_by([events.ORDER_PLACED]))
     latencies, visible = [], []
     with override_settings(READ_MODEL_REFRESH="async"):
         for _ in range(repeat):

@@ -8,6 +8,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from reporting.catalog import REPORTS
+
 
 @extend_schema(exclude=True)
 @api_view(["GET"])
@@ -24,10 +26,8 @@ def api_root(request):
                 "orders": url("order-create"),
             },
             "reports": {
-                "orders": url("report-orders-list"),
-                "customers": url("report-customers-list"),
-                "products": url("report-products-list"),
-                "daily_revenue": url("report-daily-revenue-list"),
+                report.route.replace("-", "_"): url(f"report-{report.route}-list")
+                for report in REPORTS
             },
             "schema": url("schema"),
             "docs": url("swagger-ui"),

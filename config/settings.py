@@ -169,13 +169,17 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# How the read model follows the write model (see reporting/sync.py).
-READ_MODEL_HANDLER = "reporting.sync.events_committed"
-# "sync": each command refreshes the views it affects before it returns (strong consistency).
+# How the read model follows the write model (reporting/strategy.py, reporting/projector.py):
+# "sync" (default): each command refreshes the views it changes before it returns (strong).
 # "async": commands return at once; `manage.py refresh_views --watch` refreshes (eventual).
+# "incremental": each command updates the report tables inside its own transaction (strong,
+#   flat cost); switch to it with `manage.py refresh_views --rebuild`.
+# "off": no read-model work (bulk loads, measuring); reports wait for `refresh_views --rebuild`.
 READ_MODEL_REFRESH = os.environ.get("READ_MODEL_REFRESH", "sync")
-if READ_MODEL_REFRESH not in {"sync", "async"}:
-    raise ImproperlyConfigured("READ_MODEL_REFRESH must be 'sync' or 'async'.")
+if READ_MODEL_REFRESH not in {"sync", "async", "incremental", "off"}:
+    raise ImproperlyConfigured(
+        "READ_MODEL_REFRESH must be 'sync', 'async', 'incremental' or 'off'."
+    )
 # Longest a report request with ?min_position= waits for the view to reflect that position.
 READ_MODEL_WAIT_SECONDS = float(os.environ.get("READ_MODEL_WAIT_SECONDS", "5"))
 # A refresh waits at most this long for a view's lock before it gives up and marks the view stale.

@@ -1,15 +1,15 @@
 """Domain events: past-tense facts appended to the event log in the command's own transaction.
 
-After the transaction commits, the configured read-model handler (settings.READ_MODEL_HANDLER) is
-told which event types happened. `orders` never imports the read side: it only announces changes.
+The read model subscribes here (reporting/apps.py): it is handed each event as it is recorded,
+inside the command's transaction, and the event types once the transaction has committed.
+`orders` never imports the read side: it only announces what happened.
 """
 
 from contextvars import ContextVar
 from functools import partial
+from typing import Protocol
 
-from django.conf import settings
 from django.db import transaction
-from django.utils.module_loading import import_string
 
 from orders.models import DomainEvent
 
@@ -47,8 +47,27 @@ ALL_EVENT_TYPES = (
 command_position: ContextVar[int | None] = ContextVar("command_position", default=None)
 
 
+class ReadModel(Protocol):
+    def event_recorded(self, event: DomainEvent) -> None:
+        """In the command's transaction, right after the event is written."""
+
+    def events_committed(self, event_types) -> None:
+        """After the command's transaction committed, before its response returns."""
+
+    def bulk_loaded(self) -> None:
+        """After rows were written in bulk without the services (demo seeding)."""
+
+
+_read_models: list[ReadModel] = []
+
+
+def read_model_subscribe(read_model: ReadModel) -> None:
+    if read_model not in _read_models:
+        _read_models.append(read_model)
+
+
 def event_record(*, event_type: str, aggregate, payload: dict) -> DomainEvent:
-    """Append one event for `aggregate` and announce it to the read model once the transaction commits."""
+    """Append one event for `aggregate`, hand it to the read model, and announce its commit."""
     event = DomainEvent.objects.create(
         event_type=event_type,
         aggregate_type=type(aggregate).__name__,
@@ -56,12 +75,17 @@ def event_record(*, event_type: str, aggregate, payload: dict) -> DomainEvent:
         payload=payload,
     )
     command_position.set(event.txid)
-    transaction.on_commit(partial(read_model_notify, (event_type,)), robust=True)
+    for read_model in _read_models:
+        read_model.event_recorded(event)
+    transaction.on_commit(partial(events_committed, (event_type,)), robust=True)
     return event
 
 
-def read_model_notify(event_types) -> None:
-    """Tell the read model that events of these types were committed (bulk loads call it too)."""
-    handler = getattr(settings, "READ_MODEL_HANDLER", None)
-    if handler:
-        import_string(handler)(event_types)
+def events_committed(event_types) -> None:
+    for read_model in _read_models:
+        read_model.events_committed(event_types)
+
+
+def bulk_loaded() -> None:
+    for read_model in _read_models:
+        read_model.bulk_loaded()

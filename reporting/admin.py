@@ -2,12 +2,14 @@
 
 from django.contrib import admin, messages
 
-from reporting import refresh
+from reporting import ledger, refresh
+from reporting.catalog import report_for_view
 from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales, ViewState
+from reporting.strategy import serves_tables
 
 
-class ReportAdmin(admin.ModelAdmin):
-    """A materialized view: listed and searched, never added to, changed or deleted."""
+class ReadOnlyAdminMixin:
+    """Listed and searched, never added to, changed or deleted from the admin."""
 
     def has_add_permission(self, request):
         return False
@@ -17,6 +19,15 @@ class ReportAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """A report: its materialized view, or its read table under the incremental strategy."""
+
+    def get_queryset(self, request):
+        report = report_for_view(self.model)
+        model = report.table if serves_tables() else report.view
+        return model.objects.all()
 
     def get_actions(self, request):
         return {}  # not even "delete selected"
@@ -79,7 +90,7 @@ class DailyRevenueAdmin(ReportAdmin):
 
 
 @admin.register(ViewState)
-class ViewStateAdmin(admin.ModelAdmin):
+class ViewStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "status",
@@ -90,22 +101,14 @@ class ViewStateAdmin(admin.ModelAdmin):
         "requested",
         "completed",
         "last_error_at",
+        "table_current",
     ]
     list_filter = ["status"]
     readonly_fields = [f.name for f in ViewState._meta.fields]
     actions = ["refresh_selected"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def changelist_view(self, request, extra_context=None):
-        refresh.ensure_ledger()  # list every view, also before its first refresh
+        ledger.ensure()  # list every view, also before its first refresh
         return super().changelist_view(request, extra_context)
 
     @admin.action(description="Refresh selected views now (concurrently)", permissions=["view"])

@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 
-from reporting.sync import stale_in_request
+from reporting.projector import stale_in_request
 
 STALE_HEADER = "X-Read-Model-Stale"
 

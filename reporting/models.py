@@ -1,7 +1,9 @@
-"""The read model: four materialized views over the order tables, and their freshness ledger.
+"""The read model: four materialized views over the order tables, their read tables, the ledger.
 
-Views read only the normalized tables (never each other), so each can be refreshed on its own.
-Cancelled orders show in the order summary and count toward nothing else.
+Each view's SQL is the one definition of its report. Views read only the normalized tables (never
+each other), so each can be refreshed on its own. Cancelled orders show in the order summary and
+count toward nothing else. Each view has a read table with exactly its columns and key, kept
+current inside each command's transaction by the incremental strategy (reporting.maintenance).
 """
 
 from django.db import models
@@ -168,6 +170,36 @@ class DailyRevenue(pg.ReadOnlyMaterializedView):
         return str(self.day)
 
 
+def read_table(view: type[models.Model]) -> type[models.Model]:
+    """A plain table with the view's columns, key and indexes: what the incremental strategy serves.
+
+    Derived from the view so a report's columns are declared once; its name is the view's + "_table".
+    """
+    meta = view._meta
+    attrs = {field.name: field.clone() for field in meta.local_fields}
+    attrs["__module__"] = __name__
+    attrs["__str__"] = view.__str__
+    attrs["Meta"] = type(
+        "Meta",
+        (),
+        {
+            "db_table": f"{meta.db_table}_table",
+            "verbose_name": f"{meta.verbose_name} (read table)",
+            "verbose_name_plural": f"{meta.verbose_name_plural} (read table)",
+            "indexes": [
+                models.Index(fields=index.fields, name=f"{index.name}_t") for index in meta.indexes
+            ],
+        },
+    )
+    return type(f"{view.__name__}Table", (models.Model,), attrs)
+
+
+OrderSummaryTable = read_table(OrderSummary)
+CustomerStatsTable = read_table(CustomerStats)
+ProductSalesTable = read_table(ProductSales)
+DailyRevenueTable = read_table(DailyRevenue)
+
+
 class ViewState(models.Model):
     """Freshness ledger and coalescing counters, one row per materialized view.
 
@@ -196,6 +228,12 @@ class ViewState(models.Model):
     # high-water mark: every transaction below it is reflected or aborted.
     covered_snapshot = models.TextField(blank=True, db_default="")
     position = models.BigIntegerField(db_default=0)
+    # The view's read table (incremental strategy) holds exactly the view's definition: set by a
+    # rebuild; a sync or async refresh (a command the table did not follow) clears it.
+    table_current = models.BooleanField(db_default=False)
+    # Bumped when a rebuild or repair rewrites the read table: part of its ETag (commands never
+    # write here, so they never queue on this row).
+    table_generation = models.BigIntegerField(db_default=0)
 
     class Meta:
         ordering = ["name"]

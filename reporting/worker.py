@@ -13,19 +13,21 @@ from collections.abc import Callable
 
 from django.db import DatabaseError, connection
 
-from reporting import refresh
-from reporting.positions import pending_events
-from reporting.sync import NOTIFY_CHANNEL
+from reporting import ledger, refresh
+from reporting.catalog import NAMES
+from reporting.projector import NOTIFY_CHANNEL
 
 logger = logging.getLogger(__name__)
 
 
 def refresh_dirty() -> list[refresh.RefreshResult]:
     """Refresh, in the fixed order, each view that is behind the event log."""
-    refresh.ensure_ledger()
+    ledger.ensure()
     results = []
-    for name in refresh.VIEWS:
-        if pending_events(name) > 0:  # checked again under the view's lock: another worker may win
+    for name in NAMES:
+        if (
+            ledger.pending_events(name) > 0
+        ):  # checked again under the view's lock: another worker may win
             results.append(refresh.refresh_view_reporting_errors(name, only_if_behind=True))
     return results
 

@@ -10,7 +10,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from orders import roles, services
-from reporting import refresh
+from reporting import projector, refresh
 
 _sequence = count(1)
 
@@ -23,9 +23,11 @@ def _fresh_throttle_state():
 
 @pytest.fixture
 def fresh_views(django_db_blocker):
-    """Transactional tests start on flushed tables: refresh the views so they start empty too."""
+    """Transactional tests start on flushed tables: refresh the views so they start empty too,
+    and rebuild the read tables so that the ledger knows them current."""
     with django_db_blocker.unblock():
         refresh.refresh_views()
+        projector.tables_rebuild()
 
 
 def make_user(username: str, *, group: str | None = None, superuser: bool = False) -> User:

@@ -5,7 +5,7 @@ from django_filters import rest_framework as filters
 
 from orders.events import ALL_EVENT_TYPES
 from orders.models import DomainEvent, OrderStatus
-from reporting.models import DailyRevenue, OrderSummary
+from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales
 
 MONEY_FILTER = {"max_digits": 14, "decimal_places": 2}
 
@@ -47,10 +47,6 @@ class OrderSummaryFilter(filters.FilterSet):
     max_total = filters.NumberFilter(field_name="total_amount", lookup_expr="lte", **MONEY_FILTER)
     ordering = ordering("created_at", "total_amount", tiebreak="order_id")
 
-    class Meta:
-        model = OrderSummary
-        fields = []
-
 
 class CustomerStatsFilter(filters.FilterSet):
     ordering = ordering("lifetime_value", "order_count", "name", tiebreak="customer_id")
@@ -66,9 +62,18 @@ class DailyRevenueFilter(filters.FilterSet):
     locals()["from"] = filters.DateFilter(field_name="day", lookup_expr="gte")
     locals()["to"] = filters.DateFilter(field_name="day", lookup_expr="lte")
 
-    class Meta:
-        model = DailyRevenue
-        fields = []
+
+# No Meta.model on the report filters: they filter the view or its read table (same columns).
+BY_VIEW = {
+    OrderSummary: OrderSummaryFilter,
+    CustomerStats: CustomerStatsFilter,
+    ProductSales: ProductSalesFilter,
+    DailyRevenue: DailyRevenueFilter,
+}
+
+
+def for_view(view) -> type[filters.FilterSet]:
+    return BY_VIEW[view]
 
 
 class DomainEventFilter(filters.FilterSet):

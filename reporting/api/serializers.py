@@ -1,4 +1,8 @@
-"""Report rows as JSON; money is a two-place decimal string."""
+"""Report rows as JSON; money is a two-place decimal string.
+
+Each serializer is bound to its report's view; it serializes the report's read table rows too
+(same columns).
+"""
 
 from rest_framework import serializers
 
@@ -57,6 +61,21 @@ class DailyRevenueSerializer(serializers.ModelSerializer):
     class Meta:
         model = DailyRevenue
         fields = ["day", "order_count", "revenue", "average_order_value"]
+
+
+BY_VIEW = {
+    serializer.Meta.model: serializer
+    for serializer in (
+        OrderSummarySerializer,
+        CustomerStatsSerializer,
+        ProductSalesSerializer,
+        DailyRevenueSerializer,
+    )
+}
+
+
+def for_view(view) -> type[serializers.ModelSerializer]:
+    return BY_VIEW[view]
 
 
 class DomainEventSerializer(serializers.ModelSerializer):

@@ -1,12 +1,13 @@
 from rest_framework.routers import SimpleRouter
 
 from reporting.api import views
+from reporting.catalog import REPORTS
 
 router = SimpleRouter()
-router.register("orders", views.OrderSummaryViewSet, basename="report-orders")
-router.register("customers", views.CustomerStatsViewSet, basename="report-customers")
-router.register("products", views.ProductSalesViewSet, basename="report-products")
-router.register("daily-revenue", views.DailyRevenueViewSet, basename="report-daily-revenue")
+for report in REPORTS:
+    router.register(
+        report.route, views.REPORT_VIEWSETS[report.name], basename=f"report-{report.route}"
+    )
 router.register("events", views.DomainEventViewSet, basename="report-events")
 
 urlpatterns = router.urls

@@ -19,11 +19,11 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from orders.models import DomainEvent
+from reporting import ledger
 from reporting.api import filters, serializers
 from reporting.api.permissions import CanViewReport
-from reporting.freshness import freshness_get
-from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales
-from reporting.positions import covers, next_position, pending_events, pending_events_after
+from reporting.catalog import REPORTS, Report
+from reporting.strategy import serves_tables
 
 _ERROR = OpenApiResponse(OpenApiTypes.OBJECT)
 REPORT_ERRORS = {
@@ -65,20 +65,41 @@ class ReportPagination(PageNumberPagination):
 
 
 class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """GET only. Answers 304 while the view it reads has not been refreshed since the client's copy."""
+    """GET only. Answers 304 while the report has not changed since the client's copy.
+
+    Reads the report's materialized view, or its read table under the incremental strategy.
+    """
 
     permission_classes = [CanViewReport]
     filter_backends = [DjangoFilterBackend]
     pagination_class = ReportPagination
-    view_name: str = ""
+    report: Report
     lookup_value_regex = "[0-9]{1,18}"  # an absurd id is a 404, not a database range error
+
+    @property
+    def view_name(self) -> str:
+        return self.report.name
+
+    def get_queryset(self):
+        model = self.report.table if serves_tables() else self.report.view
+        return model.objects.order_by(*self.report.ordering)
+
+    def freshness(self) -> ledger.Freshness:
+        if serves_tables():
+            return ledger.table_freshness_get(self.view_name)
+        return ledger.freshness_get(self.view_name)
+
+    def covers(self, position: int) -> bool:
+        if serves_tables():  # the tables change with the commands: every committed one is in
+            return ledger.committed(position)
+        return ledger.covers(self.view_name, position)
 
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())  # validates filters first: 400 wins
         behind = self._await_position(request)
         if behind:
             return behind
-        freshness = freshness_get(self.view_name)
+        freshness = self.freshness()
         not_modified = self._not_modified(request, freshness)
         if not_modified:
             return not_modified
@@ -90,7 +111,7 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         behind = self._await_position(request)
         if behind:
             return behind
-        freshness = freshness_get(self.view_name)
+        freshness = self.freshness()
         not_modified = self._not_modified(request, freshness)
         if not_modified:
             return not_modified
@@ -114,17 +135,17 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
                 {"min_position": "A position from X-Command-Position is expected."}
             )
         position, deadline = int(raw), time.monotonic() + settings.READ_MODEL_WAIT_SECONDS
-        if position >= next_position():
+        if position >= ledger.next_position():
             raise ValidationError({"min_position": "No command has reached this position."})
-        while not covers(self.view_name, position):
+        while not self.covers(position):
             if time.monotonic() >= deadline:
                 return Response(
                     {
                         "detail": f"The {self.view_name} report does not reflect position {position} yet.",
                         "code": "read_model_behind",
                         "min_position": position,
-                        "position": freshness_get(self.view_name).position,
-                        "pending_events": pending_events(self.view_name),
+                        "position": self.freshness().position,
+                        "pending_events": ledger.pending_events(self.view_name),
                     },
                     status=status.HTTP_504_GATEWAY_TIMEOUT,
                 )
@@ -139,46 +160,31 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         # How stale this answer may be: the log position the view reflects, and how many
         # committed events it does not reflect yet (0 in sync mode once a command has returned).
         response["X-Read-Model-Position"] = str(freshness.position)
-        pending = pending_events_after(self.view_name, freshness.covered_snapshot)
+        pending = freshness.pending
+        if pending is None:
+            pending = ledger.pending_events_after(self.view_name, freshness.covered_snapshot)
         response["X-Read-Model-Pending"] = str(pending)
         return response
 
 
-@report_schema(serializers.OrderSummarySerializer)
-class OrderSummaryViewSet(ReportViewSet):
-    queryset = OrderSummary.objects.order_by("-created_at", "-order_id")
-    serializer_class = serializers.OrderSummarySerializer
-    filterset_class = filters.OrderSummaryFilter
-    lookup_field = "order_id"
-    view_name = "order_summary"
+def report_viewset(report: Report) -> type[ReportViewSet]:
+    """The API of one catalog report: its serializer, filters and key."""
+    serializer = serializers.for_view(report.view)
+    key = report.view._meta.pk
+    attrs = {
+        "report": report,
+        "serializer_class": serializer,
+        "filterset_class": filters.for_view(report.view),
+        "lookup_field": key.name,
+        "__doc__": report.view.__doc__,
+    }
+    if key.get_internal_type() == "DateField":
+        attrs["lookup_value_regex"] = r"\d{4}-\d{2}-\d{2}"
+    viewset = type(f"{report.view.__name__}ViewSet", (ReportViewSet,), attrs)
+    return report_schema(serializer)(viewset)
 
 
-@report_schema(serializers.CustomerStatsSerializer)
-class CustomerStatsViewSet(ReportViewSet):
-    queryset = CustomerStats.objects.order_by("customer_id")
-    serializer_class = serializers.CustomerStatsSerializer
-    filterset_class = filters.CustomerStatsFilter
-    lookup_field = "customer_id"
-    view_name = "customer_stats"
-
-
-@report_schema(serializers.ProductSalesSerializer)
-class ProductSalesViewSet(ReportViewSet):
-    queryset = ProductSales.objects.order_by("product_id")
-    serializer_class = serializers.ProductSalesSerializer
-    filterset_class = filters.ProductSalesFilter
-    lookup_field = "product_id"
-    view_name = "product_sales"
-
-
-@report_schema(serializers.DailyRevenueSerializer)
-class DailyRevenueViewSet(ReportViewSet):
-    queryset = DailyRevenue.objects.order_by("day")
-    serializer_class = serializers.DailyRevenueSerializer
-    filterset_class = filters.DailyRevenueFilter
-    lookup_field = "day"
-    lookup_value_regex = r"\d{4}-\d{2}-\d{2}"
-    view_name = "daily_revenue"
+REPORT_VIEWSETS = {report.name: report_viewset(report) for report in REPORTS}
 
 
 @extend_schema_view(

@@ -213,7 +213,7 @@ def test_schema_and_docs_are_served_without_a_cdn(api):
 
 
 def test_last_modified_comparison_moves_to_the_next_second_when_a_second_holds_two_refreshes():
-    from reporting.freshness import last_modified_for_comparison
+    from reporting.ledger import last_modified_for_comparison
 
     t = datetime(2026, 3, 1, 12, 0, 0, 700_000, tzinfo=UTC)
     whole = int(t.replace(microsecond=0).timestamp())

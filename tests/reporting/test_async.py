@@ -16,9 +16,9 @@ from django.core.management import call_command
 
 from orders import services
 from orders.models import Order
+from reporting.catalog import NAMES
+from reporting.ledger import pending_events
 from reporting.models import OrderSummary, ViewState
-from reporting.positions import pending_events
-from reporting.refresh import VIEWS
 from tests.conftest import customer_make, order_make, product_make
 from tests.db import database_url_of_test_database
 from tests.reporting.recompute import assert_reports_match_write_model
@@ -83,7 +83,7 @@ def wait_until(condition, seconds=VISIBLE_WITHIN_SECONDS):
 
 
 def all_views_caught_up() -> bool:
-    return all(pending_events(view) == 0 for view in VIEWS)
+    return all(pending_events(view) == 0 for view in NAMES)
 
 
 def test_async_command_returns_before_the_views_change(api, async_mode):

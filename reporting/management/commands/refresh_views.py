@@ -3,19 +3,19 @@ import signal
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from reporting import refresh, worker
+from reporting import ledger, projector, refresh, worker
+from reporting.catalog import NAMES
 
 
 class Command(BaseCommand):
     help = (
         "Refresh the reporting materialized views (all by default) and heal stale ones; "
-        "--watch runs the asynchronous refresh worker; --rebuild recreates every view."
+        "--watch runs the asynchronous refresh worker; --rebuild recreates every view and "
+        "refills every read table (incremental strategy) from its definition."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "views", nargs="*", metavar="VIEW", help=f"any of: {', '.join(refresh.VIEWS)}"
-        )
+        parser.add_argument("views", nargs="*", metavar="VIEW", help=f"any of: {', '.join(NAMES)}")
         parser.add_argument(
             "--plain",
             action="store_true",
@@ -35,24 +35,25 @@ class Command(BaseCommand):
         parser.add_argument(
             "--rebuild",
             action="store_true",
-            help="drop and recreate every view from its SQL, then fill it from the tables",
+            help="drop and recreate every view from its SQL, fill it, and refill the read tables",
         )
 
     def handle(self, *args, views, plain, watch, debounce, poll, rebuild, **options):
-        unknown = sorted(set(views) - set(refresh.VIEWS))
+        unknown = sorted(set(views) - set(NAMES))
         if unknown:
-            raise CommandError(
-                f"Unknown view(s): {', '.join(unknown)}. Known: {', '.join(refresh.VIEWS)}."
-            )
+            raise CommandError(f"Unknown view(s): {', '.join(unknown)}. Known: {', '.join(NAMES)}.")
         if watch:
             return self._watch(debounce, poll)
         if rebuild:
             call_command("sync_pgviews", force=True, verbosity=0)
-            refresh.ledger_reset()
+            ledger.reset()
             plain = True  # the views were just recreated: nobody can be reading them yet
         results = refresh.refresh_views(views or None, concurrently=not plain)
         for result in results:
             self._print(result)
+        if rebuild:
+            for name, rows, duration_ms in projector.tables_rebuild():
+                self.stdout.write(f"{name + ' table':<22} {duration_ms:9.1f} ms  {rows:>10} rows")
         failed = [r.view for r in results if r.error]
         if failed:
             raise CommandError(f"Refresh failed for: {', '.join(failed)} (marked stale).")

@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-from reporting import refresh
+from reporting import ledger
+from reporting.catalog import REPORTS
 from reporting.models import ViewState
 
 
@@ -9,12 +10,13 @@ class Command(BaseCommand):
     help = "Show each reporting view: rows, size on disk, last refresh, duration, stale or fresh."
 
     def handle(self, *args, **options):
-        refresh.ensure_ledger()
+        ledger.ensure()
         states = {state.name: state for state in ViewState.objects.all()}
         header = f"{'view':<16} {'rows':>10} {'size':>10} {'last refresh (UTC)':<26} {'duration':>11}  status"
         self.stdout.write(header)
         self.stdout.write("-" * len(header))
-        for name, model in refresh.VIEWS.items():
+        for report in REPORTS:
+            name, model = report.name, report.view
             state = states[name]
             with connection.cursor() as cursor:
                 cursor.execute(

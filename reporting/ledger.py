@@ -1,0 +1,277 @@
+"""The freshness ledger (one row per report in reporting_viewstate): every read and write of it.
+
+It holds the refresh protocol's counters (tickets), each view's covered snapshot and position in
+the event log, its stale flag and last error, and whether its read table is current. Freshness
+(ETag, Last-Modified, position) and pending events are read here too, from the ledger and the
+event log. Positions: a refresh records the snapshot it was taken after; an event is reflected when
+its transaction is visible in that snapshot, an exact, commit-ordered test (event ids are assigned
+at insert, not at commit, so "id <= N" would be wrong).
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection
+
+from orders.models import DomainEvent
+from reporting.catalog import NAMES, event_types_changing
+from reporting.models import ViewState
+
+LEDGER = ViewState._meta.db_table
+EVENTS = DomainEvent._meta.db_table
+
+
+# --- rows -------------------------------------------------------------------------------------
+
+
+def ensure() -> None:
+    """A row for every report (after a flush, on a new database)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {LEDGER} (name) SELECT unnest(%s::text[]) ON CONFLICT (name) DO NOTHING",
+            [list(NAMES)],
+        )
+
+
+def reset() -> None:
+    """Forget every view's history (after a rebuild); the rows stay, counters start again."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {LEDGER}")
+    ensure()
+
+
+def view_states() -> list[ViewState]:
+    return list(ViewState.objects.order_by("name"))
+
+
+# --- the refresh protocol's writes (reporting.refresh) --------------------------------------
+
+
+def tickets_take(names) -> dict[str, int]:
+    """One ticket per named view, plus one for every stale view so that it gets healed.
+
+    A ticket means a command committed without its view's read table following it: the table is
+    no longer current (the incremental strategy needs a rebuild before it can serve it).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {LEDGER} AS v (name, requested)
+            SELECT DISTINCT n, 1 FROM unnest(
+                %s::text[] || ARRAY(SELECT name FROM {LEDGER} WHERE status = 'stale')
+            ) AS n
+            ON CONFLICT (name) DO UPDATE SET requested = v.requested + 1, table_current = false
+            RETURNING name, requested
+            """,
+            [sorted(set(names))],
+        )
+        return dict(cursor.fetchall())
+
+
+def counters_read(cursor, name: str) -> tuple[int, int]:
+    """(requested, completed) of a view; call it holding the view's advisory lock."""
+    cursor.execute(f"SELECT requested, completed FROM {LEDGER} WHERE name = %s", [name])
+    return cursor.fetchone()
+
+
+def refresh_record(
+    cursor,
+    name: str,
+    *,
+    requested: int,
+    snapshot: str,
+    duration_ms: float,
+    row_count: int,
+    table_followed: bool,
+) -> None:
+    """A refresh taken after `snapshot` finished: the view covers it, and is fresh."""
+    cursor.execute(
+        f"""
+        UPDATE {LEDGER} SET completed = greatest(completed, %s), status = 'fresh',
+            previous_refreshed_at = last_refreshed_at, last_refreshed_at = clock_timestamp(),
+            last_duration_ms = %s, row_count = %s, refresh_count = refresh_count + 1,
+            covered_snapshot = %s,
+            position = pg_snapshot_xmin(%s::pg_snapshot)::text::bigint,
+            table_current = table_current AND %s
+        WHERE name = %s
+        """,
+        [requested, duration_ms, row_count, snapshot, snapshot, table_followed, name],
+    )
+
+
+def stale_mark(name: str, error: Exception) -> None:
+    """The view could not be refreshed: say so (the next refresh heals it)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {LEDGER} AS v (name, status, last_error, last_error_at)
+            VALUES (%s, 'stale', %s, clock_timestamp())
+            ON CONFLICT (name) DO UPDATE SET status = 'stale',
+                last_error = excluded.last_error, last_error_at = excluded.last_error_at
+            """,
+            [name, str(error)[:2000]],
+        )
+
+
+def table_rewritten_record(cursor, name: str, *, whole: bool) -> None:
+    """The view's read table was rewritten from its definition in this transaction (`whole`: all
+    of it, so it is current now); its validators must change."""
+    cursor.execute(
+        f"""
+        INSERT INTO {LEDGER} AS v (name, table_current, table_generation) VALUES (%s, %s, 1)
+        ON CONFLICT (name) DO UPDATE SET table_current = v.table_current OR excluded.table_current,
+            table_generation = v.table_generation + 1
+        """,
+        [name, whole],
+    )
+
+
+# --- positions ------------------------------------------------------------------------------
+
+# Events of the view's types that its covered snapshot does not include. Transactions below the
+# snapshot's xmin were finished when it was taken, so only the tail above it is checked: with the
+# snapshot as a parameter the bound is a constant, and this is an index range scan on txid however
+# long the log grows. No snapshot (never refreshed): every event of those types counts.
+_UNREFLECTED = f"""
+    SELECT count(*) FROM {EVENTS}
+    WHERE event_type = ANY(%(types)s)
+      AND txid >= coalesce(pg_snapshot_xmin(%(snapshot)s::pg_snapshot)::text::bigint, 0)
+      AND (%(snapshot)s::pg_snapshot IS NULL
+           OR NOT pg_visible_in_snapshot(txid::text::xid8, %(snapshot)s::pg_snapshot))
+"""
+
+
+def pending_events(name: str, cursor=None) -> int:
+    """How many committed events of the view's types it does not reflect yet."""
+    if cursor is None:
+        with connection.cursor() as own:
+            return pending_events(name, own)
+    cursor.execute(f"SELECT covered_snapshot FROM {LEDGER} WHERE name = %s", [name])
+    row = cursor.fetchone()
+    return pending_events_after(name, row[0] if row else "", cursor)
+
+
+def pending_events_after(name: str, covered_snapshot: str, cursor=None) -> int:
+    """Like pending_events, for a covered snapshot the caller has already read from the ledger."""
+    if cursor is None:
+        with connection.cursor() as own:
+            return pending_events_after(name, covered_snapshot, own)
+    params = {"types": event_types_changing(name), "snapshot": covered_snapshot or None}
+    cursor.execute(_UNREFLECTED, params)
+    return cursor.fetchone()[0]
+
+
+def covers(name: str, position: int) -> bool:
+    """Does the view reflect the (committed) transaction at `position`?"""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT covered_snapshot <> ''
+                   AND pg_visible_in_snapshot(%s::text::xid8, covered_snapshot::pg_snapshot)
+            FROM {LEDGER} WHERE name = %s
+            """,
+            [position, name],
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+def committed(position: int) -> bool:
+    """Is the transaction at `position` visible now (committed before this statement)?"""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_visible_in_snapshot(%s::text::xid8, pg_current_snapshot())", [position]
+        )
+        return cursor.fetchone()[0]
+
+
+def next_position() -> int:
+    """The first position no transaction has been given yet: anything at or above it is unknown."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+        return cursor.fetchone()[0]
+
+
+# --- freshness: validators for conditional GET, and what a report reflects ------------------
+
+
+@dataclass(frozen=True)
+class Freshness:
+    view: str
+    etag: str
+    last_modified: datetime | None
+    # Whole-second time to compare If-Modified-Since against (see last_modified_for_comparison);
+    # None: never answer 304 on a date alone.
+    comparable_timestamp: int | None
+    position: int = 0  # event-log position the report reflects
+    covered_snapshot: str = ""  # the snapshot behind that position ("" before the first refresh)
+    pending: int | None = None  # committed events not reflected, when already known
+
+
+def freshness_get(name: str) -> Freshness:
+    """Validators of a view refreshed as a whole: they change with each refresh."""
+    state = ViewState.objects.filter(name=name).first()
+    if state is None or state.last_refreshed_at is None:
+        return Freshness(
+            view=name, etag=f'"{name}-0"', last_modified=None, comparable_timestamp=None
+        )
+    refreshed = state.last_refreshed_at
+    etag = f'"{name}-{state.refresh_count}-{int(refreshed.timestamp() * 1_000_000)}"'
+    return Freshness(
+        view=name,
+        etag=etag,
+        last_modified=refreshed,
+        comparable_timestamp=last_modified_for_comparison(refreshed, state.previous_refreshed_at),
+        position=state.position,
+        covered_snapshot=state.covered_snapshot,
+    )
+
+
+# The newest event of the report's types visible now, the reader's snapshot, and the transactions
+# at or below that event's that are still in progress. Together they fingerprint which commands the
+# read table reflects, with no shared row written by commands: any command of these types that
+# commits later either has a higher position or was one of the listed in-progress transactions.
+_TABLE_FRESHNESS = f"""
+    SELECT m.txid, m.occurred_at, pg_snapshot_xmin(s)::text::bigint, pg_current_snapshot()::text,
+           ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x
+                 WHERE x::text::bigint <= m.txid ORDER BY 1),
+           (SELECT table_generation FROM {LEDGER} WHERE name = %(name)s)
+    FROM pg_current_snapshot() AS s
+    LEFT JOIN LATERAL (
+        SELECT txid, occurred_at FROM {EVENTS} WHERE event_type = ANY(%(types)s)
+        ORDER BY txid DESC LIMIT 1
+    ) m ON true
+"""
+
+
+def table_freshness_get(name: str) -> Freshness:
+    """Validators of a read table kept by the commands themselves (incremental strategy).
+
+    It reflects every committed command, so its position is the reader's snapshot and nothing is
+    pending. Last-Modified is informational: events commit out of time order, so If-Modified-Since
+    alone never gives 304 here; If-None-Match does.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_TABLE_FRESHNESS, {"name": name, "types": event_types_changing(name)})
+        newest, occurred_at, xmin, snapshot, in_progress, generation = cursor.fetchone()
+    digest = hashlib.sha256(f"{in_progress}:{generation}".encode()).hexdigest()[:16]
+    return Freshness(
+        view=name,
+        etag=f'"{name}-t{newest or 0}-{digest}"',
+        last_modified=occurred_at,
+        comparable_timestamp=None,
+        position=xmin,
+        covered_snapshot=snapshot,
+        pending=0,
+    )
+
+
+def last_modified_for_comparison(refreshed: datetime, previous: datetime | None) -> int:
+    """HTTP dates have whole seconds. A client holding `Last-Modified: floor(t)` may have been served
+    by an earlier refresh within the same second; only when this refresh is the sole one in its
+    second is floor(t) safe to answer 304 for. Otherwise compare against the next second."""
+    second = int(refreshed.timestamp())
+    if previous is not None and int(previous.timestamp()) == second:
+        return second + 1
+    return second

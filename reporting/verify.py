@@ -1,0 +1,123 @@
+"""The views are the oracle: fill, diff and repair the read tables against their definitions.
+
+Because the incremental strategy maintains a read table inside each command's transaction, the
+table equals its view's definition in every snapshot, also while commands run: one statement
+evaluates both and any row that differs is a defect, never a timing artefact.
+"""
+
+import time
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from reporting import ledger
+from reporting.catalog import Report
+from reporting.maintenance import columns
+
+
+@dataclass(frozen=True)
+class Verification:
+    view: str
+    missing: list  # keys the definition has and the table lacks (or holds different values)
+    extra: list  # keys the table has that the definition lacks (or holds different values)
+    duration_ms: float
+
+    @property
+    def keys(self) -> list:
+        return sorted(set(self.missing) | set(self.extra))
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.extra
+
+
+def _definition(report: Report) -> str:
+    return f"SELECT {', '.join(columns(report.view))} FROM ({report.view.sql}) v"
+
+
+def _table(report: Report) -> str:
+    return f"SELECT {', '.join(columns(report.view))} FROM {report.table._meta.db_table}"
+
+
+def table_verify(report: Report) -> Verification:
+    """Diff the read table against the view's definition, both ways, in one snapshot."""
+    key = report.view._meta.pk.column
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH definition AS ({_definition(report)}), tab AS ({_table(report)})
+            SELECT 'missing', {key} FROM (SELECT * FROM definition EXCEPT SELECT * FROM tab) a
+            UNION ALL
+            SELECT 'extra', {key} FROM (SELECT * FROM tab EXCEPT SELECT * FROM definition) b
+            """
+        )
+        rows = cursor.fetchall()
+    return Verification(
+        view=report.name,
+        missing=sorted(k for side, k in rows if side == "missing"),
+        extra=sorted(k for side, k in rows if side == "extra"),
+        duration_ms=(time.perf_counter() - started) * 1000,
+    )
+
+
+def table_repair(report: Report, keys: list) -> None:
+    """Rewrite exactly these keys' rows from the definition, safely beside running commands.
+
+    The rows are locked in key order first (commands lock in the same order), then recomputed in
+    a later statement, whose snapshot includes every command that held a lock before: a command
+    still in flight applies its own delta after this commits, on top of the repaired row.
+    """
+    if not keys:
+        return
+    view, table = report.view, report.table._meta.db_table
+    key = view._meta.pk.column
+    names = ", ".join(columns(view))
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns(view) if c != key)
+    keys = sorted(keys)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} ({names})
+            SELECT {names} FROM ({view.sql}) v WHERE v.{key} = ANY(%s) ORDER BY v.{key}
+            ON CONFLICT DO NOTHING
+            """,
+            [keys],
+        )
+        cursor.execute(
+            f"SELECT 1 FROM {table} WHERE {key} = ANY(%s) ORDER BY {key} FOR UPDATE", [keys]
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO {table} ({names})
+            SELECT {names} FROM ({view.sql}) v WHERE v.{key} = ANY(%s)
+            ON CONFLICT ({key}) DO UPDATE SET {updates}
+            """,
+            [keys],
+        )
+        cursor.execute(
+            f"""
+            DELETE FROM {table} WHERE {key} = ANY(%s)
+              AND {key} NOT IN (SELECT v.{key} FROM ({view.sql}) v WHERE v.{key} = ANY(%s))
+            """,
+            [keys, keys],
+        )
+        ledger.table_rewritten_record(cursor, report.name, whole=False)
+
+
+def table_rebuild(report: Report) -> tuple[int, float]:
+    """Fill the read table from the definition; returns (rows, ms).
+
+    TRUNCATE locks the table first, so the INSERT's snapshot, taken after, includes every command
+    that maintained it before; commands that come later wait and apply their deltas on top.
+    """
+    table = report.table._meta.db_table
+    names = ", ".join(columns(report.view))
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {table}")
+        cursor.execute(f"INSERT INTO {table} ({names}) {_definition(report)}")
+        rows = cursor.rowcount
+        duration_ms = (time.perf_counter() - started) * 1000
+        ledger.table_rewritten_record(cursor, report.name, whole=True)
+    return rows, duration_ms
