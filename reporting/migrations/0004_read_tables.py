@@ -7,6 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('reporting', '0003_event_positions'),
+        ('orders', '0003_event_positions'),
     ]
 
     operations = [
@@ -92,5 +93,12 @@ class Migration(migrations.Migration):
                 'db_table': 'reporting_product_sales_table',
                 'indexes': [models.Index(fields=['revenue'], name='product_sales_revenue_t'), models.Index(fields=['units_sold'], name='product_sales_units_t'), models.Index(fields=['sku'], name='product_sales_sku_t')],
             },
+        ),
+        # The new read tables are empty: exactly right on a database with no data yet, and in
+        # need of `refresh_views --rebuild` otherwise.
+        migrations.RunSQL(
+            "UPDATE reporting_viewstate SET table_current = NOT EXISTS (SELECT 1 FROM orders_customer)"
+            " AND NOT EXISTS (SELECT 1 FROM orders_product)",
+            migrations.RunSQL.noop,
         ),
     ]

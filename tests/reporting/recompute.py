@@ -5,7 +5,9 @@ from datetime import UTC
 from decimal import ROUND_HALF_UP, Decimal
 
 from orders.models import Customer, Order, OrderLine, Product
+from reporting.catalog import report_for_view
 from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales
+from reporting.strategy import serves_tables
 
 ZERO = Decimal("0.00")
 
@@ -89,8 +91,16 @@ def expected_daily_revenue() -> dict:
     }
 
 
+def served(view):
+    """The model a report is read from under the current strategy: its view, or its read table."""
+    report = report_for_view(view)
+    return report.table if serves_tables() else report.view
+
+
 def _rows(model, key, fields):
-    return {getattr(r, key): {f: getattr(r, f) for f in fields} for r in model.objects.all()}
+    return {
+        getattr(r, key): {f: getattr(r, f) for f in fields} for r in served(model).objects.all()
+    }
 
 
 def actual_reports() -> dict:

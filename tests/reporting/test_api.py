@@ -9,6 +9,7 @@ from django.utils.http import http_date
 
 from orders import services
 from orders.models import Order
+from reporting.strategy import serves_tables
 from tests.conftest import customer_make, order_make, product_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -157,9 +158,10 @@ def test_etag_and_last_modified_answer_304_until_a_refresh(api, catalogue):
     etag, last_modified = first["ETag"], first["Last-Modified"]
     assert api.get("/api/reports/products/", headers={"If-None-Match": etag}).status_code == 304
     later = http_date(datetime.now(UTC).timestamp() + 5)
-    assert (
-        api.get("/api/reports/products/", headers={"If-Modified-Since": later}).status_code == 304
-    )
+    by_date = api.get("/api/reports/products/", headers={"If-Modified-Since": later})
+    # Incremental read tables change with commands that commit out of time order: a date alone
+    # cannot prove a copy current there, so only If-None-Match gives 304 (README, Guarantees).
+    assert by_date.status_code == (200 if serves_tables() else 304)
     # a refresh of an unrelated view changes nothing this report shows
     api.post("/api/customers/", {"name": "New", "email": "new@x.io"}, format="json")
     assert api.get("/api/reports/products/", headers={"If-None-Match": etag}).status_code == 304
