@@ -9,8 +9,8 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from orders.models import DomainEvent, Order
-from tests.conftest import customer_make, make_user, order_make, product_make
 from tests.db import other_session
+from tests.factories import customer_make, make_user, order_make, product_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,7 +4,7 @@ import pytest
 
 from orders.models import DomainEvent, Order, OrderLine
 from reporting.models import OrderSummary
-from tests.conftest import customer_make, make_user, order_make, product_make
+from tests.factories import customer_make, make_user, order_make, product_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

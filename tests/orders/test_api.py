@@ -3,7 +3,7 @@
 import pytest
 
 from orders.models import Customer, DomainEvent, Order, OrderLine, Product
-from tests.conftest import customer_make, order_make, product_make
+from tests.factories import customer_make, order_make, product_make
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from orders import events, services
 from orders.exceptions import TransitionNotAllowed, VersionMismatch
 from orders.models import DomainEvent, Order, OrderLine, OrderStatus
-from tests.conftest import customer_make, order_make, product_make
+from tests.factories import customer_make, order_make, product_make
 
 pytestmark = pytest.mark.django_db
 

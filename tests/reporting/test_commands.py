@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from reporting.models import OrderSummary, ViewState
-from tests.conftest import order_make
+from tests.factories import order_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,7 +15,7 @@ import requests
 from rest_framework.authtoken.models import Token
 
 from reporting.models import ViewState
-from tests.conftest import customer_make, make_user, product_make
+from tests.factories import customer_make, make_user, product_make
 from tests.reporting.recompute import assert_reports_match_write_model
 
 pytestmark = pytest.mark.django_db(transaction=True)

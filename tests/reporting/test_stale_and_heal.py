@@ -5,8 +5,8 @@ from django.core.management import call_command
 
 from orders.models import Order
 from reporting.models import ViewState
-from tests.conftest import customer_make, product_make
 from tests.db import other_session
+from tests.factories import customer_make, product_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,7 +9,7 @@ import pytest
 from orders import services
 from orders.models import Order
 from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales
-from tests.conftest import customer_make, order_make, product_make
+from tests.factories import customer_make, order_make, product_make
 from tests.reporting.recompute import assert_reports_match_write_model
 
 pytestmark = pytest.mark.django_db(transaction=True)
