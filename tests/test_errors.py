@@ -216,3 +216,21 @@ def test_a_bug_in_an_api_view_is_the_same_json_500():
     response = Client(raise_request_exception=False).get("/api/test-faults/crash/")
     assert response.status_code == 500
     assert shape(response.json())[1] == SERVER_ERROR_CODE
+
+
+# --- the OpenAPI schema describes the shape (and schemathesis holds every answer to it) ---------
+
+
+def test_the_schema_documents_detail_and_code_on_every_command_error(api):
+    schema = api.get("/api/schema/?format=json").json()
+    components = schema["components"]["schemas"]
+
+    def required(response):
+        ref = response["content"]["application/json"]["schema"]["$ref"]
+        return set(components[ref.rsplit("/", 1)[1]]["required"])
+
+    responses = schema["paths"]["/api/orders/{order_id}/pay/"]["post"]["responses"]
+    for status in ["400", "401", "403", "404", "415", "422", "429", "503"]:
+        assert required(responses[status]) >= {"detail", "code"}, status
+    assert required(responses["409"]) >= {"detail", "code", "status", "version"}
+    assert required(responses["412"]) >= {"detail", "code", "current_version"}
