@@ -1,6 +1,7 @@
 """The command API: every endpoint's success and errors, and a battery of bad input."""
 
 import pytest
+from django.urls import reverse
 
 from orders.models import Customer, DomainEvent, Order, OrderLine, Product
 from tests.factories import customer_make, order_make, product_make
@@ -102,6 +103,12 @@ def test_transitions_through_the_api(api, order):
         assert response.status_code == 200, response.content
         assert response.json()["status"] == status
     assert response.json()["version"] == 4
+
+
+def test_transition_routes_keep_their_paths_and_names():
+    for command in ["pay", "ship", "deliver", "cancel"]:
+        url = reverse(f"order-{command}", kwargs={"order_id": 7})
+        assert url == f"/api/orders/7/{command}/"
 
 
 def test_transition_body_may_be_absent(api, order):
