@@ -17,6 +17,19 @@ def error_text(error: Exception) -> str:
     return str(error)
 
 
+class ReadOnlyAdminMixin:
+    """For a ModelAdmin whose rows are viewed, never added, changed or deleted in the admin."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class CommandAdmin(admin.ModelAdmin):
     """Refused commands become an error message on the same page, never a 500 or a partial save."""
 
@@ -188,19 +201,10 @@ class OrderAdmin(CommandAdmin):
 
 
 @admin.register(DomainEvent)
-class DomainEventAdmin(admin.ModelAdmin):
+class DomainEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The event log is append-only: viewable, never edited here."""
 
     list_display = ["id", "event_type", "aggregate_type", "aggregate_id", "occurred_at"]
     list_filter = ["event_type", "aggregate_type"]
     search_fields = ["=aggregate_id", "event_type"]
     readonly_fields = ["event_type", "aggregate_type", "aggregate_id", "payload", "occurred_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
