@@ -19,9 +19,11 @@ run: $(STAMP)
 	$(PY) manage.py demo_setup
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-## Run the whole test suite (embedded PostgreSQL unless DATABASE_URL is set)
+## Run the whole test suite (embedded PostgreSQL unless DATABASE_URL is set), then the read-side
+## and command-side tests again with the incremental strategy
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+	READ_MODEL_REFRESH=incremental $(PY) -m pytest $(PYTEST_ARGS) tests/reporting tests/orders tests/test_security.py tests/test_end_to_end_http.py
 
 ## Production: gunicorn + WhiteNoise. Needs DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS (and DATABASE_URL).
 serve-production: $(STAMP)

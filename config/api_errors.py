@@ -1,65 +1,101 @@
-"""One place that turns domain and database errors into JSON responses (never a 500 for bad input)."""
+"""One place that turns errors into JSON answers of one shape: {"detail": ..., "code": ...}.
+
+`detail` is a sentence for people, `code` a stable reason for programs; some answers add keys
+(field errors at the top level on 400, `status`/`version` on 409, `current_version` on 412).
+Client mistakes are 4xx. A fault of the server or the database is a logged 500 that never blames
+the client; a lost database connection is a 503 (here, in the middleware and in handler500 alike).
+"""
 
 import logging
 
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError, DataError, InterfaceError, OperationalError
+from django.http import Http404, JsonResponse
 from rest_framework import status
+from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
-from orders.exceptions import TransitionNotAllowed, VersionMismatch
+from orders.exceptions import DomainError
 
 logger = logging.getLogger(__name__)
 
-DATABASE_UNAVAILABLE = {
-    "detail": "The database is unavailable; nothing was changed. Retry shortly.",
-    "code": "database_unavailable",
-}
+
+def error_body(detail: str, code: str, **extra) -> dict:
+    return {"detail": detail, "code": code, **extra}
+
+
+INVALID_INPUT = "Invalid input."
+NOT_FOUND = error_body("Not found.", "not_found")
+DATABASE_UNAVAILABLE = error_body(
+    "The database is unavailable; nothing was changed. Retry shortly.", "database_unavailable"
+)
+DATABASE_REFUSED_INPUT = error_body(
+    "The database refused this input; nothing was changed.", "invalid"
+)
+SERVER_ERROR = error_body(
+    "The server failed to handle this request; the fault is logged. Nothing was changed.",
+    "server_error",
+)
+
+
+def invalid_body(errors) -> dict:
+    """Field errors stay at the top level (clients read them there), beside detail and code."""
+    if not isinstance(errors, dict):
+        errors = {api_settings.NON_FIELD_ERRORS_KEY: errors}
+    return {**errors, **error_body(INVALID_INPUT, "invalid")}
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, ValidationError):
-        detail = (
-            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        )
-        return Response(detail, status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, ObjectDoesNotExist):
-        # Order.DoesNotExist -> "Order"; a bare ObjectDoesNotExist has no model to name.
-        model = type(exc).__qualname__.split(".")[0]
-        name = "Object" if model == "ObjectDoesNotExist" else model
-        return Response({"detail": f"{name} not found.", "code": "not_found"}, status=404)
-    if isinstance(exc, VersionMismatch):
-        return Response(
-            {"detail": exc.message, "code": exc.code, "current_version": exc.context["version"]},
-            status=status.HTTP_412_PRECONDITION_FAILED,
-        )
-    if isinstance(exc, TransitionNotAllowed):
-        return Response(
-            {"detail": exc.message, "code": exc.code, **_order_context(exc)},
-            status=status.HTTP_409_CONFLICT,
-        )
-    if isinstance(exc, OperationalError | InterfaceError):
-        logger.warning("database unavailable: %s", exc)
-        return Response(DATABASE_UNAVAILABLE, status=status.HTTP_503_SERVICE_UNAVAILABLE)
-    if isinstance(exc, DatabaseError):
-        # Input the validators let through but PostgreSQL refused (e.g. a value out of range).
-        logger.warning("database refused input: %s", exc)
-        return Response(
-            {"detail": "The database refused this input; nothing was changed.", "code": "invalid"},
-            status=status.HTTP_400_BAD_REQUEST,
-        )
-    response = drf_exception_handler(exc, context)
-    if (
-        response is not None
-        and isinstance(response.data, dict)
-        and set(response.data) == {"detail"}
-    ):
-        codes = exc.get_codes() if hasattr(exc, "get_codes") else None
-        if isinstance(codes, str):
-            response.data["code"] = codes  # a stable, machine-readable reason beside the message
+    response = _response_for(exc, context)
+    if response is not None:
+        set_rollback()  # an ATOMIC_REQUESTS transaction must not commit a refused request
     return response
 
 
-def _order_context(exc) -> dict:
-    return {key: exc.context[key] for key in ("status", "version") if key in exc.context}
+def _response_for(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        errors = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        return Response(invalid_body(errors), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, ObjectDoesNotExist | Http404):
+        # One answer for every missing thing: no model names, no lookup details.
+        return Response(NOT_FOUND, status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, DomainError):
+        return Response(exc.body(), status=exc.status_code)
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("database unavailable: %s", exc)
+        return Response(DATABASE_UNAVAILABLE, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    if isinstance(exc, DataError):
+        # A value the validators let through but PostgreSQL refused (e.g. numeric out of range).
+        logger.warning("database refused input: %s", exc)
+        return Response(DATABASE_REFUSED_INPUT, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, DatabaseError):
+        # An integrity, programming or internal error is ours, not the client's.
+        logger.exception("database error in %s", _view_name(context))
+        return Response(SERVER_ERROR, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # not an expected error: Django logs it and handler500 answers
+    if isinstance(exc, DRFValidationError):
+        response.data = invalid_body(response.data)
+    elif isinstance(response.data, dict):
+        codes = exc.get_codes() if hasattr(exc, "get_codes") else None
+        response.data.setdefault("code", codes if isinstance(codes, str) else "error")
+    return response
+
+
+def _view_name(context) -> str:
+    view = context.get("view")
+    return type(view).__name__ if view is not None else "a view"
+
+
+def server_error(request, *args, **kwargs):
+    """handler500: an unexpected error anywhere (Django has logged it) answers the same shape."""
+    return JsonResponse(SERVER_ERROR, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+def database_unavailable(request=None, *args, **kwargs):
+    return JsonResponse(DATABASE_UNAVAILABLE, status=status.HTTP_503_SERVICE_UNAVAILABLE)

@@ -8,6 +8,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from config.api_errors import NOT_FOUND
 from reporting.catalog import REPORTS
 
 
@@ -38,4 +39,4 @@ def api_root(request):
 
 @csrf_exempt  # any method: an unknown path is a 404 before anything else
 def api_not_found(request, *args, **kwargs):
-    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+    return JsonResponse(NOT_FOUND, status=404)

@@ -1,11 +1,13 @@
-"""Turns a lost database connection into a 503 JSON answer on every page, API or not."""
+"""Turns a lost database connection into a 503 JSON answer on every page, API or not.
+
+The body is config.api_errors' DATABASE_UNAVAILABLE, the one the API's handler gives too.
+"""
 
 import logging
 
 from django.db import InterfaceError, OperationalError
-from django.http import JsonResponse
 
-from config.api_errors import DATABASE_UNAVAILABLE
+from config.api_errors import database_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -29,4 +31,4 @@ class DatabaseUnavailableMiddleware:
     @staticmethod
     def _unavailable(error):
         logger.warning("database unavailable: %s", error)
-        return JsonResponse(DATABASE_UNAVAILABLE, status=503)
+        return database_unavailable()  # the shape of every error answer: detail and code

@@ -17,4 +17,4 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),  # an unknown API path is a JSON 404, never an HTML page
 ]
 
-handler500 = "rest_framework.exceptions.server_error"
+handler500 = "config.api_errors.server_error"

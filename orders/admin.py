@@ -8,12 +8,26 @@ from django.http import HttpResponseRedirect
 from orders import services
 from orders.exceptions import DomainError
 from orders.models import Customer, DomainEvent, Order, OrderLine, OrderStatus, Product
+from orders.services import TRANSITIONS, Transition
 
 
 def error_text(error: Exception) -> str:
     if isinstance(error, ValidationError):
         return " ".join(error.messages)
     return str(error)
+
+
+class ReadOnlyAdminMixin:
+    """For a ModelAdmin whose rows are viewed, never added, changed or deleted in the admin."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class CommandAdmin(admin.ModelAdmin):
@@ -105,6 +119,19 @@ class OrderLineInline(admin.TabularInline):
         return self._editable(obj) and super().has_change_permission(request, obj)
 
 
+def _transition_action(transition: Transition):
+    """An admin action (named like the command: pay, ship...) running it on each selected order."""
+
+    @admin.action(
+        description=f"{transition.command.capitalize()} selected orders", permissions=["change"]
+    )
+    def action(modeladmin, request, queryset):
+        modeladmin.transition_run(request, queryset, transition)
+
+    action.__name__ = transition.command
+    return action
+
+
 @admin.register(Order)
 class OrderAdmin(CommandAdmin):
     list_display = ["id", "customer", "status", "version", "created_at", "updated_at"]
@@ -112,7 +139,7 @@ class OrderAdmin(CommandAdmin):
     search_fields = ["=id", "customer__name", "customer__email"]
     list_select_related = ["customer"]
     inlines = [OrderLineInline]
-    actions = ["pay", "ship", "deliver", "cancel"]
+    actions = [_transition_action(transition) for transition in TRANSITIONS.values()]
 
     def get_fields(self, request, obj=None):
         return (
@@ -155,53 +182,29 @@ class OrderAdmin(CommandAdmin):
                     order_id=order.pk, line_id=line.pk, quantity=data["quantity"]
                 )
 
-    def _transition(self, request, queryset, command: str):
-        service = getattr(services, f"order_{command}")
+    def transition_run(self, request, queryset, transition: Transition):
         done, refused = 0, []
         for order_id in queryset.values_list("pk", flat=True):
             try:
-                service(order_id=order_id)
+                transition.service(order_id=order_id)
                 done += 1
             except (DomainError, Order.DoesNotExist) as error:
                 refused.append(f"#{order_id}: {error_text(error)}")
         if done:
             self.message_user(
-                request, f"{command.capitalize()}: {done} order(s) done.", messages.SUCCESS
+                request,
+                f"{transition.command.capitalize()}: {done} order(s) done.",
+                messages.SUCCESS,
             )
         if refused:
             self.message_user(request, "Refused — " + "; ".join(refused), messages.ERROR)
 
-    @admin.action(description="Pay selected orders", permissions=["change"])
-    def pay(self, request, queryset):
-        self._transition(request, queryset, "pay")
-
-    @admin.action(description="Ship selected orders", permissions=["change"])
-    def ship(self, request, queryset):
-        self._transition(request, queryset, "ship")
-
-    @admin.action(description="Mark selected orders delivered", permissions=["change"])
-    def deliver(self, request, queryset):
-        self._transition(request, queryset, "deliver")
-
-    @admin.action(description="Cancel selected orders", permissions=["change"])
-    def cancel(self, request, queryset):
-        self._transition(request, queryset, "cancel")
-
 
 @admin.register(DomainEvent)
-class DomainEventAdmin(admin.ModelAdmin):
+class DomainEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The event log is append-only: viewable, never edited here."""
 
     list_display = ["id", "event_type", "aggregate_type", "aggregate_id", "occurred_at"]
     list_filter = ["event_type", "aggregate_type"]
     search_fields = ["=aggregate_id", "event_type"]
     readonly_fields = ["event_type", "aggregate_type", "aggregate_id", "payload", "occurred_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

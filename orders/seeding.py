@@ -11,17 +11,42 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 
-from orders.models import Customer, DomainEvent, IdempotencyKey, Order, OrderLine, Product
+from orders import events
+from orders.models import (
+    Customer,
+    DomainEvent,
+    IdempotencyKey,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+)
+from orders.services import TRANSITIONS
 
-# The lifecycle paths an order can have taken (event types in order) and their weights in %.
+PAY, SHIP, DELIVER, CANCEL = (TRANSITIONS[c] for c in ("pay", "ship", "deliver", "cancel"))
+# The lifecycle paths an order can have taken (transitions in order) and their weights in %.
 PATHS = [
     ([], 15),  # pending
-    (["OrderPaid"], 15),
-    (["OrderPaid", "OrderShipped"], 15),
-    (["OrderPaid", "OrderShipped", "OrderDelivered"], 45),
-    (["OrderCancelled"], 5),
-    (["OrderPaid", "OrderCancelled"], 5),
+    ([PAY], 15),
+    ([PAY, SHIP], 15),
+    ([PAY, SHIP, DELIVER], 45),
+    ([CANCEL], 5),
+    ([PAY, CANCEL], 5),
 ]
+# Table names and the names events use, from the code rather than SQL literals.
+CUSTOMERS, PRODUCTS, ORDERS, LINES, EVENTS = (
+    m._meta.db_table for m in (Customer, Product, Order, OrderLine, DomainEvent)
+)
+NAMES = {
+    "customer_registered": events.CUSTOMER_REGISTERED,
+    "product_added": events.PRODUCT_ADDED,
+    "order_placed": events.ORDER_PLACED,
+    "customer_type": Customer.__name__,
+    "product_type": Product.__name__,
+    "order_type": Order.__name__,
+    "pending": OrderStatus.PENDING.value,
+    "orders_table": ORDERS,
+}
 SPAN = timedelta(days=730)  # two years of history
 BATCH = 25_000
 
@@ -59,7 +84,7 @@ def seed_demo(plan: SeedPlan, progress: Callable[[int], None] = lambda n: None) 
                 cursor.execute("SET LOCAL synchronous_commit = off")
                 _seed_orders(cursor, plan, start, count)
             progress(count)
-        cursor.execute("ANALYZE orders_customer, orders_product, orders_order, orders_orderline")
+        cursor.execute(f"ANALYZE {CUSTOMERS}, {PRODUCTS}, {ORDERS}, {LINES}")
 
 
 def _create_helpers(cursor) -> None:
@@ -70,28 +95,33 @@ def _create_helpers(cursor) -> None:
         """
     )
     paths = ", ".join(
-        f"({i}, ARRAY[{', '.join(repr(e) for e in path)}]::text[], {weight})"
-        for i, (path, weight) in enumerate(PATHS)
+        f"({i}, %s::text[], %s::text[], {weight})" for i, (path, weight) in enumerate(PATHS)
     )
+    arrays = [
+        array
+        for path, _ in PATHS
+        for array in ([t.event_type for t in path], [str(t.target) for t in path])
+    ]
     cursor.execute("DROP TABLE IF EXISTS pg_temp.seed_paths")
     cursor.execute(
         f"""
         CREATE TEMP TABLE seed_paths AS
-        SELECT kind, path,
+        SELECT kind, path, statuses,
                sum(weight) OVER (ORDER BY kind) - weight AS low,
                sum(weight) OVER (ORDER BY kind) AS high
-        FROM (VALUES {paths}) AS p(kind, path, weight)
-        """
+        FROM (VALUES {paths}) AS p(kind, path, statuses, weight)
+        """,
+        arrays,
     )
 
 
 def _seed_customers(cursor, plan: SeedPlan) -> None:
     cursor.execute("DROP TABLE IF EXISTS pg_temp.seed_customers")
     cursor.execute(
-        """
+        f"""
         CREATE TEMP TABLE seed_customers AS
         WITH made AS (
-            INSERT INTO orders_customer (name, email, created_at)
+            INSERT INTO {CUSTOMERS} (name, email, created_at)
             SELECT initcap(first) || ' ' || initcap(last) || ' ' || n,
                    'seed' || %(seed)s || '-customer' || n || '@example.com',
                    %(start)s::timestamptz
@@ -112,22 +142,23 @@ def _seed_customers(cursor, plan: SeedPlan) -> None:
     )
     cursor.execute("CREATE UNIQUE INDEX ON seed_customers (n)")
     cursor.execute(
-        """
-        INSERT INTO orders_domainevent (event_type, aggregate_type, aggregate_id, payload, occurred_at)
-        SELECT 'CustomerRegistered', 'Customer', c.id,
+        f"""
+        INSERT INTO {EVENTS} (event_type, aggregate_type, aggregate_id, payload, occurred_at)
+        SELECT %(customer_registered)s, %(customer_type)s, c.id,
                jsonb_build_object('name', c.name, 'email', c.email), c.created_at
-        FROM seed_customers s JOIN orders_customer c ON c.id = s.id ORDER BY c.id
-        """
+        FROM seed_customers s JOIN {CUSTOMERS} c ON c.id = s.id ORDER BY c.id
+        """,
+        NAMES,
     )
 
 
 def _seed_products(cursor, plan: SeedPlan) -> None:
     cursor.execute("DROP TABLE IF EXISTS pg_temp.seed_products")
     cursor.execute(
-        """
+        f"""
         CREATE TEMP TABLE seed_products AS
         WITH made AS (
-            INSERT INTO orders_product (sku, name, unit_price, is_active, created_at)
+            INSERT INTO {PRODUCTS} (sku, name, unit_price, is_active, created_at)
             SELECT 'S' || %(seed)s || '-' || lpad(n::text, 6, '0'),
                    (ARRAY['Keyboard','Mouse','Monitor','Cable','Dock','Headset','Webcam','Stand',
                           'Lamp','Chair'])[1 + pg_temp.seed_hash(n, 3, %(seed)s) %% 10] || ' ' || n,
@@ -144,13 +175,14 @@ def _seed_products(cursor, plan: SeedPlan) -> None:
     )
     cursor.execute("CREATE UNIQUE INDEX ON seed_products (n)")
     cursor.execute(
-        """
-        INSERT INTO orders_domainevent (event_type, aggregate_type, aggregate_id, payload, occurred_at)
-        SELECT 'ProductAdded', 'Product', p.id,
+        f"""
+        INSERT INTO {EVENTS} (event_type, aggregate_type, aggregate_id, payload, occurred_at)
+        SELECT %(product_added)s, %(product_type)s, p.id,
                jsonb_build_object('sku', p.sku, 'name', p.name, 'unit_price', p.unit_price::text,
                                   'is_active', p.is_active), p.created_at
-        FROM seed_products s JOIN orders_product p ON p.id = s.id ORDER BY p.id
-        """
+        FROM seed_products s JOIN {PRODUCTS} p ON p.id = s.id ORDER BY p.id
+        """,
+        NAMES,
     )
 
 
@@ -163,13 +195,14 @@ def _seed_orders(cursor, plan: SeedPlan, start: int, count: int) -> None:
         "products": plan.products,
         "end": plan.end,
         "span": int(SPAN.total_seconds()),
+        **NAMES,
     }
     cursor.execute("DROP TABLE IF EXISTS pg_temp.seed_batch")
     cursor.execute(
         """
         CREATE TEMP TABLE seed_batch AS
-        SELECT nextval(pg_get_serial_sequence('orders_order', 'id')) AS id, o.*,
-               1 + cardinality(p.path) AS version, p.path
+        SELECT nextval(pg_get_serial_sequence(%(orders_table)s, 'id')) AS id, o.*,
+               1 + cardinality(p.path) AS version, p.path, p.statuses
         FROM (
             SELECT n,
                    %(end)s::timestamptz - make_interval(secs => pg_temp.seed_hash(n, 10, %(seed)s) %% %(span)s)
@@ -186,19 +219,20 @@ def _seed_orders(cursor, plan: SeedPlan, start: int, count: int) -> None:
         params,
     )
     cursor.execute(
-        """
-        INSERT INTO orders_order (id, customer_id, status, created_at, updated_at, version)
+        f"""
+        INSERT INTO {ORDERS} (id, customer_id, status, created_at, updated_at, version)
         SELECT b.id, c.id,
-               -- 'OrderPaid' -> 'paid', ...; no transition -> 'pending'
-               coalesce(lower(substr(b.path[cardinality(b.path)], 6)), 'pending'),
+               -- the last transition's target; no transition -> pending
+               coalesce(b.statuses[cardinality(b.statuses)], %(pending)s),
                b.created_at, b.created_at + cardinality(b.path) * interval '6 hours', b.version
         FROM seed_batch b JOIN seed_customers c ON c.n = b.customer_n
         ORDER BY b.id
-        """
+        """,
+        params,
     )
     cursor.execute(
-        """
-        INSERT INTO orders_orderline (order_id, product_id, quantity, unit_price)
+        f"""
+        INSERT INTO {LINES} (order_id, product_id, quantity, unit_price)
         SELECT b.id, p.id, 1 + pg_temp.seed_hash(b.n * 8 + k, 15, %(seed)s) %% 5, p.unit_price
         FROM seed_batch b
         CROSS JOIN LATERAL generate_series(0, b.line_count - 1) AS k
@@ -208,34 +242,36 @@ def _seed_orders(cursor, plan: SeedPlan, start: int, count: int) -> None:
         params,
     )
     cursor.execute(
-        """
-        INSERT INTO orders_domainevent (event_type, aggregate_type, aggregate_id, payload, occurred_at)
-        SELECT 'OrderPlaced', 'Order', b.id,
+        f"""
+        INSERT INTO {EVENTS} (event_type, aggregate_type, aggregate_id, payload, occurred_at)
+        SELECT %(order_placed)s, %(order_type)s, b.id,
                jsonb_build_object('customer_id', o.customer_id, 'version', 1, 'lines', l.lines),
                b.created_at
         FROM seed_batch b
-        JOIN orders_order o ON o.id = b.id
+        JOIN {ORDERS} o ON o.id = b.id
         JOIN LATERAL (
             SELECT jsonb_agg(jsonb_build_object('line_id', id, 'product_id', product_id,
                                                 'quantity', quantity, 'unit_price', unit_price::text)
                              ORDER BY id) AS lines
-            FROM orders_orderline WHERE order_id = b.id
+            FROM {LINES} WHERE order_id = b.id
         ) l ON true
         ORDER BY b.id
-        """
+        """,
+        params,
     )
     cursor.execute(
-        """
-        INSERT INTO orders_domainevent (event_type, aggregate_type, aggregate_id, payload, occurred_at)
-        SELECT step.event_type, 'Order', b.id,
+        f"""
+        INSERT INTO {EVENTS} (event_type, aggregate_type, aggregate_id, payload, occurred_at)
+        SELECT step.event_type, %(order_type)s, b.id,
                jsonb_build_object(
-                   'from', CASE WHEN step.position = 1 THEN 'pending'
-                                ELSE lower(substr(b.path[step.position - 1], 6)) END,
-                   'to', lower(substr(step.event_type, 6)),
+                   'from', CASE WHEN step.position = 1 THEN %(pending)s
+                                ELSE b.statuses[step.position - 1] END,
+                   'to', b.statuses[step.position],
                    'version', 1 + step.position),
                b.created_at + step.position * interval '6 hours'
         FROM seed_batch b
         CROSS JOIN LATERAL unnest(b.path) WITH ORDINALITY AS step(event_type, position)
         ORDER BY b.id, step.position
-        """
+        """,
+        params,
     )

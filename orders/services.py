@@ -5,7 +5,8 @@ order tables. Each command appends its event in the same transaction, and the re
 after commit (orders.events).
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -14,20 +15,8 @@ from django.utils import timezone
 
 from orders import events
 from orders.exceptions import TransitionNotAllowed, VersionMismatch
-from orders.locks import order_lock
+from orders.locks import customer_lock, order_lock, product_lock
 from orders.models import MAX_QUANTITY, Customer, Order, OrderLine, OrderStatus, Product
-
-# command name -> (statuses it may start from, status it leads to, event it records)
-TRANSITIONS = {
-    "pay": ({OrderStatus.PENDING}, OrderStatus.PAID, events.ORDER_PAID),
-    "ship": ({OrderStatus.PAID}, OrderStatus.SHIPPED, events.ORDER_SHIPPED),
-    "deliver": ({OrderStatus.SHIPPED}, OrderStatus.DELIVERED, events.ORDER_DELIVERED),
-    "cancel": (
-        {OrderStatus.PENDING, OrderStatus.PAID},
-        OrderStatus.CANCELLED,
-        events.ORDER_CANCELLED,
-    ),
-}
 
 # Errors Django reports for the whole object that belong to one field, by error code.
 FIELD_BY_ERROR_CODE = {"email_taken": "email"}
@@ -57,7 +46,7 @@ def customer_create(*, name: str, email: str) -> Customer:
 def customer_update(
     *, customer_id: int, name: str | None = None, email: str | None = None
 ) -> Customer:
-    customer = Customer.objects.select_for_update().get(pk=customer_id)
+    customer = customer_lock(customer_id)
     changes = _apply(customer, name=name, email=email)
     _validate_and_save(customer)
     events.event_record(event_type=events.CUSTOMER_UPDATED, aggregate=customer, payload=changes)
@@ -93,7 +82,7 @@ def product_update(
     is_active: bool | None = None,
 ) -> Product:
     """Change a product. Existing order lines keep the price they were written with."""
-    product = Product.objects.select_for_update().get(pk=product_id)
+    product = product_lock(product_id)
     changes = _apply(product, name=name, unit_price=unit_price, is_active=is_active)
     _validate_and_save(product)
     events.event_record(event_type=events.PRODUCT_UPDATED, aggregate=product, payload=changes)
@@ -218,44 +207,88 @@ def order_line_remove(*, order_id: int, line_id: int, expected_version: int | No
     return order
 
 
+# --- the order lifecycle: one table drives services, API routes, admin actions and seeding ------
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A lifecycle command: the statuses it may start from, where it leads, what it records."""
+
+    command: str
+    allowed_from: frozenset[str]
+    target: str
+    event_type: str
+    service: Callable[..., Order]
+
+
 def order_pay(*, order_id: int, expected_version: int | None = None) -> Order:
-    return _order_transition(order_id, "pay", expected_version)
+    return _order_transition(TRANSITIONS["pay"], order_id, expected_version)
 
 
 def order_ship(*, order_id: int, expected_version: int | None = None) -> Order:
-    return _order_transition(order_id, "ship", expected_version)
+    return _order_transition(TRANSITIONS["ship"], order_id, expected_version)
 
 
 def order_deliver(*, order_id: int, expected_version: int | None = None) -> Order:
-    return _order_transition(order_id, "deliver", expected_version)
+    return _order_transition(TRANSITIONS["deliver"], order_id, expected_version)
 
 
 def order_cancel(*, order_id: int, expected_version: int | None = None) -> Order:
-    return _order_transition(order_id, "cancel", expected_version)
+    return _order_transition(TRANSITIONS["cancel"], order_id, expected_version)
+
+
+TRANSITIONS: dict[str, Transition] = {
+    t.command: t
+    for t in (
+        Transition(
+            "pay", frozenset({OrderStatus.PENDING}), OrderStatus.PAID, events.ORDER_PAID, order_pay
+        ),
+        Transition(
+            "ship",
+            frozenset({OrderStatus.PAID}),
+            OrderStatus.SHIPPED,
+            events.ORDER_SHIPPED,
+            order_ship,
+        ),
+        Transition(
+            "deliver",
+            frozenset({OrderStatus.SHIPPED}),
+            OrderStatus.DELIVERED,
+            events.ORDER_DELIVERED,
+            order_deliver,
+        ),
+        Transition(
+            "cancel",
+            frozenset({OrderStatus.PENDING, OrderStatus.PAID}),
+            OrderStatus.CANCELLED,
+            events.ORDER_CANCELLED,
+            order_cancel,
+        ),
+    )
+}
 
 
 # --- helpers -------------------------------------------------------------------------------
 
 
 @transaction.atomic
-def _order_transition(order_id: int, command: str, expected_version: int | None) -> Order:
-    allowed_from, target, event_type = TRANSITIONS[command]
+def _order_transition(transition: Transition, order_id: int, expected_version: int | None) -> Order:
     order = order_lock(order_id)
     _check_version(order, expected_version)
-    if order.status not in allowed_from:
+    if order.status not in transition.allowed_from:
         raise TransitionNotAllowed(
-            f"Cannot {command} an order that is {order.status}.",
+            f"Cannot {transition.command} an order that is {order.status}.",
             order_id=order.pk,
             status=order.status,
             version=order.version,
         )
     previous = order.status
-    order.status = target
+    order.status = transition.target
     _bump(order, "status")
     events.event_record(
-        event_type=event_type,
+        event_type=transition.event_type,
         aggregate=order,
-        payload={"from": previous, "to": target, "version": order.version},
+        payload={"from": previous, "to": transition.target, "version": order.version},
     )
     return order
 

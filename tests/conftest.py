@@ -1,18 +1,15 @@
-"""Shared fixtures: users in each role, authenticated API clients, and data made through commands."""
+"""Shared fixtures: users in each role, authenticated API clients, and data made through commands.
 
-from decimal import Decimal
-from itertools import count
+The helpers they use live in tests.factories; import them from there.
+"""
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from orders import roles, services
+from orders import roles
 from reporting import projector, refresh
-
-_sequence = count(1)
+from tests.factories import client_for, customer_make, make_user, order_make, product_make
 
 
 @pytest.fixture(autouse=True)
@@ -22,29 +19,18 @@ def _fresh_throttle_state():
 
 
 @pytest.fixture
+def sync_strategy(settings):
+    """For tests of the refresh protocol itself: commands refresh the views after commit."""
+    settings.READ_MODEL_REFRESH = "sync"
+
+
+@pytest.fixture
 def fresh_views(django_db_blocker):
     """Transactional tests start on flushed tables: refresh the views so they start empty too,
     and rebuild the read tables so that the ledger knows them current."""
     with django_db_blocker.unblock():
         refresh.refresh_views()
         projector.tables_rebuild()
-
-
-def make_user(username: str, *, group: str | None = None, superuser: bool = False) -> User:
-    if superuser:
-        return User.objects.create_superuser(username, f"{username}@example.com", None)
-    user = User.objects.create_user(username, f"{username}@example.com")  # no password: no hashing
-    if group:
-        user.groups.add(roles.roles_ensure()[group])
-    return user
-
-
-def client_for(user: User | None) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
 
 
 @pytest.fixture
@@ -86,33 +72,6 @@ def analyst_api(analyst):
 @pytest.fixture
 def anonymous_api():
     return APIClient()
-
-
-def customer_make(**overrides):
-    n = next(_sequence)
-    values = {"name": f"Customer {n}", "email": f"customer{n}@example.com", **overrides}
-    return services.customer_create(**values)
-
-
-def product_make(**overrides):
-    n = next(_sequence)
-    values = {
-        "sku": f"SKU-{n}",
-        "name": f"Product {n}",
-        "unit_price": Decimal("10.00"),
-        **overrides,
-    }
-    return services.product_create(**values)
-
-
-def order_make(customer=None, lines=None):
-    customer = customer or customer_make()
-    if lines is None:
-        lines = [(product_make(), 1)]
-    return services.order_create(
-        customer_id=customer.pk,
-        lines=[{"product_id": product.pk, "quantity": quantity} for product, quantity in lines],
-    )
 
 
 @pytest.fixture

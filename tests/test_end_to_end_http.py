@@ -4,7 +4,7 @@ import pytest
 import requests
 from rest_framework.authtoken.models import Token
 
-from tests.conftest import make_user
+from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from config.wsgi import application
-from tests.conftest import make_user, order_make
+from tests.factories import make_user, order_make
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 CHECKS = [

@@ -12,8 +12,8 @@ import pytest
 import requests
 from rest_framework.test import APIClient
 
-from tests.conftest import client_for, customer_make, make_user, order_make, product_make
 from tests.db import database_url_of_test_database
+from tests.factories import client_for, customer_make, make_user, order_make, product_make
 
 ROOT = Path(__file__).resolve().parent.parent
 ROLES = ["anonymous", "nobody", "analyst", "clerk", "superuser"]

@@ -1,30 +1,54 @@
-"""The error answers of the command API, declared once for the OpenAPI schema."""
+"""The error answers of the command API, declared once for the OpenAPI schema.
+
+Every error answer has `detail` and `code` (config.api_errors); some add keys, declared here too.
+"""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
 
-_ERROR = OpenApiResponse(OpenApiTypes.OBJECT)
+
+class ErrorOutput(serializers.Serializer):
+    detail = serializers.CharField(help_text="What went wrong, for people.")
+    code = serializers.CharField(help_text="Why, for programs: a stable machine-readable reason.")
+
+
+class ValidationErrorOutput(ErrorOutput):
+    """`code` is "invalid"; the messages per field sit beside it at the top level, e.g. "email"."""
+
+
+class TransitionErrorOutput(ErrorOutput):
+    status = serializers.CharField(help_text="The order's current status.")
+    version = serializers.IntegerField(help_text="The order's current version.")
+
+
+class VersionMismatchOutput(ErrorOutput):
+    current_version = serializers.IntegerField(help_text="Send this in If-Match to retry.")
+
+
+def _error(description: str, serializer=ErrorOutput) -> OpenApiResponse:
+    return OpenApiResponse(serializer, description=description)
+
 
 COMMAND_ERRORS = {
-    400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid input: messages per field"),
-    401: _ERROR,
-    403: _ERROR,
-    404: _ERROR,
-    415: _ERROR,
-    429: _ERROR,
-    503: OpenApiResponse(OpenApiTypes.OBJECT, description="Database unavailable; nothing changed"),
+    400: _error(
+        'Invalid input: code "invalid", messages per field at the top level',
+        ValidationErrorOutput,
+    ),
+    401: _error("Not authenticated"),
+    403: _error("Not allowed"),
+    404: _error("Not found"),
+    415: _error("Unsupported media type"),
+    429: _error("Throttled"),
+    503: _error("Database unavailable; nothing changed"),
 }
 ORDER_COMMAND_ERRORS = {
     **COMMAND_ERRORS,
-    409: OpenApiResponse(
-        OpenApiTypes.OBJECT, description="The order's status forbids this command"
-    ),
-    412: OpenApiResponse(OpenApiTypes.OBJECT, description="If-Match version is stale"),
+    409: _error("The order's status forbids this command", TransitionErrorOutput),
+    412: _error("If-Match version is stale", VersionMismatchOutput),
 }
 IDEMPOTENT_ERRORS = {
-    422: OpenApiResponse(
-        OpenApiTypes.OBJECT, description="Idempotency-Key reused with another request"
-    ),
+    422: _error("Idempotency-Key reused with another request"),
 }
 
 IDEMPOTENCY_KEY = OpenApiParameter(

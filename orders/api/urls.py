@@ -1,6 +1,7 @@
 from django.urls import path, register_converter
 
 from orders.api import views
+from orders.services import TRANSITIONS
 
 
 class IdConverter:
@@ -32,9 +33,9 @@ urlpatterns = [
     *[
         path(
             f"orders/<id:order_id>/{command}/",
-            views.OrderTransitionApi.as_view(command=command),
+            views.OrderTransitionApi.as_view(transition=transition),
             name=f"order-{command}",
         )
-        for command in ("pay", "ship", "deliver", "cancel")
+        for command, transition in TRANSITIONS.items()
     ],
 ]

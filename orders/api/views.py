@@ -18,6 +18,7 @@ from orders.api.schema import (
     ORDER_COMMAND_ERRORS,
 )
 from orders.models import Order
+from orders.services import Transition
 
 ORDER_CHANGE = ["orders.change_order"]
 
@@ -161,10 +162,10 @@ class OrderLineApi(CommandApi):
 
 
 class OrderTransitionApi(CommandApi):
-    """POST /api/orders/{id}/<command>/ for pay, ship, deliver and cancel."""
+    """POST /api/orders/{id}/<command>/ for each lifecycle transition (services.TRANSITIONS)."""
 
     required_permissions = {"POST": ORDER_CHANGE}
-    command: str = ""
+    transition: Transition | None = None  # set per route by as_view(transition=...)
 
     @extend_schema(
         request=s.EmptyInput,
@@ -174,6 +175,7 @@ class OrderTransitionApi(CommandApi):
     @idempotent
     def post(self, request, order_id):
         self.valid(s.EmptyInput, request)
-        service = getattr(services, f"order_{self.command}")
-        order = service(order_id=order_id, expected_version=expected_version(request))
+        order = self.transition.service(
+            order_id=order_id, expected_version=expected_version(request)
+        )
         return order_response(order, s.OrderOutput(order).data)

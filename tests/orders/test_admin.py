@@ -4,7 +4,7 @@ import pytest
 
 from orders.models import DomainEvent, Order, OrderLine
 from reporting.models import OrderSummary
-from tests.conftest import customer_make, make_user, order_make, product_make
+from tests.factories import customer_make, make_user, order_make, product_make
 from tests.reporting.recompute import served
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -160,3 +160,16 @@ def test_views_can_be_refreshed_from_the_admin(admin_client):
     messages = [str(m) for m in response.context["messages"]]
     assert any(m.startswith("order_summary: refreshed in") for m in messages)
     assert any(m.startswith("daily_revenue: refreshed in") for m in messages)
+
+
+def test_the_event_log_in_the_admin_is_read_only(admin_client):
+    order = order_make()
+    event = DomainEvent.objects.filter(aggregate_id=order.pk, aggregate_type="Order").get()
+    assert admin_client.get("/admin/orders/domainevent/add/").status_code == 403
+    page = admin_client.get(f"/admin/orders/domainevent/{event.pk}/change/")
+    assert page.status_code == 200 and b"Save" not in page.content
+    assert admin_client.get(f"/admin/orders/domainevent/{event.pk}/delete/").status_code == 403
+    payload = event.payload
+    admin_client.post(f"/admin/orders/domainevent/{event.pk}/change/", {"payload": "{}"})
+    event.refresh_from_db()
+    assert event.payload == payload

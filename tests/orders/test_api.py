@@ -1,9 +1,10 @@
 """The command API: every endpoint's success and errors, and a battery of bad input."""
 
 import pytest
+from django.urls import reverse
 
 from orders.models import Customer, DomainEvent, Order, OrderLine, Product
-from tests.conftest import customer_make, order_make, product_make
+from tests.factories import customer_make, order_make, product_make
 
 pytestmark = pytest.mark.django_db
 
@@ -14,6 +15,13 @@ def post(api, url, body=None, **headers):
 
 def patch(api, url, body, **headers):
     return api.patch(url, body, format="json", headers=headers)
+
+
+def field_errors(response) -> dict:
+    """A 400's errors per field: the body without the detail and code every error answer has."""
+    body = response.json()
+    assert (body.pop("detail"), body.pop("code")) == ("Invalid input.", "invalid")
+    return body
 
 
 # --- success paths ---------------------------------------------------------------------------
@@ -97,6 +105,12 @@ def test_transitions_through_the_api(api, order):
     assert response.json()["version"] == 4
 
 
+def test_transition_routes_keep_their_paths_and_names():
+    for command in ["pay", "ship", "deliver", "cancel"]:
+        url = reverse(f"order-{command}", kwargs={"order_id": 7})
+        assert url == f"/api/orders/7/{command}/"
+
+
 def test_transition_body_may_be_absent(api, order):
     response = api.post(f"/api/orders/{order.pk}/cancel/")
     assert response.status_code == 200
@@ -147,6 +161,7 @@ def test_unknown_resources_are_404(api, order, method, url):
     response = getattr(api, method)(url.format(order=order.pk), body, format="json")
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
 
 
 def test_a_line_of_another_order_is_404(api, order):
@@ -173,14 +188,14 @@ BAD_CUSTOMERS = [
 def test_bad_customer_input_is_400_per_field(api, body, fields):
     response = post(api, "/api/customers/", body)
     assert response.status_code == 400
-    assert set(response.json()) == fields
+    assert set(field_errors(response)) == fields
     assert not Customer.objects.exists()
 
 
 def test_duplicate_email_is_400(api, customer):
     response = post(api, "/api/customers/", {"name": "B", "email": customer.email.upper()})
     assert response.status_code == 400
-    assert response.json() == {"email": ["A customer with this email already exists."]}
+    assert field_errors(response) == {"email": ["A customer with this email already exists."]}
 
 
 def test_empty_patch_is_400(api, customer):
@@ -279,7 +294,7 @@ def test_bad_order_input_is_400_and_writes_nothing(api, customer, product):
     for body, fields in order_bodies(customer.pk, product.pk, inactive.pk):
         response = post(api, "/api/orders/", body)
         assert response.status_code == 400, (body, response.content)
-        assert set(response.json()) == fields, (body, response.json())
+        assert set(field_errors(response)) == fields, (body, response.json())
     assert not Order.objects.exists()
     assert not DomainEvent.objects.filter(event_type="OrderPlaced").exists()
 
@@ -335,7 +350,11 @@ def test_stale_if_match_is_412_with_the_current_version(api, order, header):
         f"/api/orders/{order.pk}/pay/", {}, format="json", headers={"If-Match": header}
     )
     assert response.status_code == 412
-    assert response.json()["current_version"] == 1
+    assert response.json() == {
+        "detail": "The order is at version 1, not 2.",
+        "code": "version_mismatch",
+        "current_version": 1,
+    }
     assert Order.objects.get(pk=order.pk).status == "pending"
 
 

@@ -7,7 +7,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from orders.models import Customer, DomainEvent, Order
-from tests.conftest import client_for, make_user
+from tests.factories import client_for, make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,6 @@
 """Commands as services: invariants, lifecycle, events and versions."""
 
+from dataclasses import FrozenInstanceError
 from decimal import Decimal
 
 import pytest
@@ -9,7 +10,8 @@ from django.db import IntegrityError, connection, transaction
 from orders import events, services
 from orders.exceptions import TransitionNotAllowed, VersionMismatch
 from orders.models import DomainEvent, Order, OrderLine, OrderStatus
-from tests.conftest import customer_make, order_make, product_make
+from orders.services import TRANSITIONS
+from tests.factories import customer_make, order_make, product_make
 
 pytestmark = pytest.mark.django_db
 
@@ -145,14 +147,34 @@ def test_order_lifecycle(path, allowed):
     order = order_make()
     *before, last = path
     for command in before:
-        getattr(services, f"order_{command}")(order_id=order.pk)
+        TRANSITIONS[command].service(order_id=order.pk)
     if allowed:
-        result = getattr(services, f"order_{last}")(order_id=order.pk)
+        result = TRANSITIONS[last].service(order_id=order.pk)
         assert result.version == len(path) + 1
+        assert result.status == TRANSITIONS[last].target
+        assert event_types(order)[-1] == TRANSITIONS[last].event_type
     else:
         with pytest.raises(TransitionNotAllowed, match=f"Cannot {last}"):
-            getattr(services, f"order_{last}")(order_id=order.pk)
+            TRANSITIONS[last].service(order_id=order.pk)
         assert Order.objects.get(pk=order.pk).version == len(before) + 1
+
+
+def test_one_table_declares_the_transitions_and_their_public_services():
+    assert {command: t.command for command, t in TRANSITIONS.items()} == {
+        "pay": "pay",
+        "ship": "ship",
+        "deliver": "deliver",
+        "cancel": "cancel",
+    }
+    assert [t.service for t in TRANSITIONS.values()] == [
+        services.order_pay,
+        services.order_ship,
+        services.order_deliver,
+        services.order_cancel,
+    ]
+    assert TRANSITIONS["cancel"].allowed_from == {OrderStatus.PENDING, OrderStatus.PAID}
+    with pytest.raises(FrozenInstanceError):
+        TRANSITIONS["pay"].target = OrderStatus.SHIPPED
 
 
 def test_stale_expected_version_is_refused_and_changes_nothing():

@@ -10,7 +10,7 @@ from django.utils.http import http_date
 from orders import services
 from orders.models import Order
 from reporting.strategy import serves_tables
-from tests.conftest import customer_make, order_make, product_make
+from tests.factories import customer_make, order_make, product_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

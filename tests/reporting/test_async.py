@@ -19,8 +19,8 @@ from orders.models import Order
 from reporting.catalog import NAMES
 from reporting.ledger import pending_events
 from reporting.models import OrderSummary, ViewState
-from tests.conftest import customer_make, order_make, product_make
 from tests.db import database_url_of_test_database
+from tests.factories import customer_make, order_make, product_make
 from tests.reporting.recompute import assert_reports_match_write_model
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from reporting.models import OrderSummary, ViewState
-from tests.conftest import order_make
+from tests.factories import order_make
 from tests.reporting.recompute import served
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,7 +32,7 @@ def test_refresh_views_rejects_unknown_names(fresh_views):
         call_command("refresh_views", "orders_summary")
 
 
-def test_view_status_table(capsys, fresh_views):
+def test_view_status_table(capsys, fresh_views, sync_strategy):
     order_make()
     capsys.readouterr()
     call_command("view_status")

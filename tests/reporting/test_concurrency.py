@@ -15,7 +15,7 @@ import requests
 from rest_framework.authtoken.models import Token
 
 from reporting.models import ViewState
-from tests.conftest import customer_make, make_user, product_make
+from tests.factories import customer_make, make_user, product_make
 from tests.reporting.recompute import assert_reports_match_write_model
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -140,7 +140,7 @@ def test_concurrent_clients_read_their_writes_and_reports_end_consistent(http):
     assert_reports_match_write_model()
 
 
-def test_concurrent_commands_share_refreshes(http):
+def test_concurrent_commands_share_refreshes(http, sync_strategy):
     before = {s.name: (s.refresh_count, s.requested) for s in ViewState.objects.all()}
     clients = run_clients(http, seed=2)
     assert [p for c in clients for p in c.problems] == []

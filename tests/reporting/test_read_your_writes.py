@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from orders.models import Customer
-from tests.conftest import customer_make, order_make, product_make
+from tests.factories import customer_make, order_make, product_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

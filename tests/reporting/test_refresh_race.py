@@ -16,8 +16,8 @@ import pytest
 from orders.models import OrderLine
 from reporting import refresh
 from reporting.models import OrderSummary
-from tests.conftest import order_make, product_make
 from tests.db import other_session
+from tests.factories import order_make, product_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

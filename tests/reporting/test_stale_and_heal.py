@@ -5,13 +5,15 @@ from django.core.management import call_command
 
 from orders.models import Order
 from reporting.models import ViewState
-from tests.conftest import customer_make, product_make
 from tests.db import other_session
+from tests.factories import customer_make, product_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_failed_refresh_keeps_the_command_flags_the_view_and_is_healed(api, fresh_views, settings):
+def test_failed_refresh_keeps_the_command_flags_the_view_and_is_healed(
+    api, fresh_views, settings, sync_strategy
+):
     # given: another session is mid-way through a plain refresh of the order summary and holds
     # its lock, so this command's refresh cannot finish
     settings.READ_MODEL_LOCK_TIMEOUT = "300ms"
@@ -47,7 +49,9 @@ def test_failed_refresh_keeps_the_command_flags_the_view_and_is_healed(api, fres
     assert api.get(f"/api/reports/orders/{response.json()['id']}/").status_code == 200
 
 
-def test_the_next_command_heals_a_stale_view_it_does_not_affect(api, fresh_views, settings):
+def test_the_next_command_heals_a_stale_view_it_does_not_affect(
+    api, fresh_views, settings, sync_strategy
+):
     settings.READ_MODEL_LOCK_TIMEOUT = "300ms"
     product = product_make()
     with other_session(autocommit=False) as blocker:

@@ -9,8 +9,9 @@ from django.core.management import call_command
 
 from orders import services
 from orders.models import Order
+from orders.services import order_cancel, order_deliver, order_pay, order_ship
 from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales
-from tests.conftest import customer_make, order_make, product_make
+from tests.factories import customer_make, order_make, product_make
 from tests.reporting.recompute import assert_reports_match_write_model, served
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,12 +33,12 @@ def shop(fresh_views):
         # pending, paid, shipped, delivered, paid-then-cancelled
         for command in [
             [],
-            ["pay"],
-            ["pay", "ship"],
-            ["pay", "ship", "deliver"],
-            ["pay", "cancel"],
+            [order_pay],
+            [order_pay, order_ship],
+            [order_pay, order_ship, order_deliver],
+            [order_pay, order_cancel],
         ][i % 5]:
-            getattr(services, f"order_{command}")(order_id=order.pk)
+            command(order_id=order.pk)
     # spread orders over a few UTC days, including ones near midnight
     base = datetime(2026, 1, 1, 23, 30, tzinfo=UTC)
     for n, order in enumerate(orders):
