@@ -34,6 +34,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--full", action="store_true", help="add 1,000,000 orders")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each throughput run")
+    parser.add_argument(
+        "--slow", type=int, default=None, help="repeats of the refreshing commands (default by size)"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
     parser.add_argument("--chart", type=Path, default=CHART, help="where to draw the PNG")
     args = parser.parse_args()
@@ -49,11 +52,13 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     report = {"machine": machine(), "started_at": datetime.now(UTC).isoformat(), "sizes": {}}
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     for size in sizes:
         print(f"\n=== {size:,} orders", flush=True)
-        report["sizes"][str(size)] = measure_size(size, args.seconds)
+        report["sizes"][str(size)] = measure_size(size, args.seconds, args.slow)
+        args.output.write_text(json.dumps(report, indent=2))  # after each size: nothing is lost
         print_table(size, report["sizes"][str(size)])
-    args.output.parent.mkdir(parents=True, exist_ok=True)
+    report["finished_at"] = datetime.now(UTC).isoformat()
     args.output.write_text(json.dumps(report, indent=2))
     from benchmarks.chart import draw
 
@@ -61,7 +66,10 @@ def main() -> None:
     print(f"\nwrote {args.output} and {args.chart}")
 
 
-def measure_size(size: int, seconds: float) -> dict:
+def measure_size(size: int, seconds: float, slow_override: int | None = None) -> dict:
+    """Everything at one size. The read tables are rebuilt once, after every write that bypasses
+    them (bare writes, off, sync, async), so that the incremental phase starts from current
+    tables and verify_read_model at the end must find no differing key."""
     from django.contrib.auth.models import User
     from django.core.management import call_command
     from rest_framework.authtoken.models import Token
@@ -77,39 +85,95 @@ def measure_size(size: int, seconds: float) -> dict:
     token, _ = Token.objects.get_or_create(user=user)
     shop = s.Shop()
     slow = {10_000: 30, 100_000: 15}.get(size, 5)  # commands that refresh: fewer at larger sizes
+    if slow_override:
+        slow = slow_override
+    fast = 200
 
-    print("commands ...", flush=True)
-    results = {"seed_seconds": seed_seconds, **s.measure_commands(shop, slow, 200)}
+    print("commands (bare, sync, off) ...", flush=True)
+    results = {"seed_seconds": seed_seconds, **s.measure_commands(shop, slow, fast)}
     print("refreshes ...", flush=True)
     results["refresh"] = s.measure_refreshes(3 if size <= 100_000 else 1)
     with served() as base:
         http = s.HttpClient(base, token.key)
-        print("HTTP command and reads ...", flush=True)
+        print("HTTP command and reads (sync) ...", flush=True)
         results["http_command_with_refresh"] = s.measure_http_command(http, shop, slow)
         order_id = http.post("/api/orders/", shop.order_body(), expect=201).json()["id"]
         results["reads"] = s.measure_reads(http, order_id, 50, 5 if size <= 100_000 else 2)
-        print(f"throughput, {CLIENTS} clients ...", flush=True)
-
-        def http_order():
-            client = getattr(_local, "client", None) or s.HttpClient(base, token.key)
-            _local.client = client
-            client.post("/api/orders/", shop.order_body(), expect=201)
-
-        results["throughput_commands"] = s.measure_throughput(http_order, CLIENTS, seconds)
+        print(f"HTTP throughput (sync), {CLIENTS} clients ...", flush=True)
+        results["throughput_commands"] = s.measure_throughput(
+            http_order(base, token.key, shop), CLIENTS, seconds
+        )
     results["throughput_bare_writes"] = s.measure_throughput(
         lambda: s.bare_write(shop), CLIENTS, seconds
+    )
+    print(f"service throughput (off), {CLIENTS} clients ...", flush=True)
+    results["throughput_service_off"] = s.measure_strategy_throughput(
+        shop, "off", CLIENTS, seconds
     )
     print("async strategy ...", flush=True)
     with refresh_worker():
         results["async"] = s.measure_async(shop, slow)
+
+    print("incremental: rebuilding the read tables ...", flush=True)
+    results["tables_rebuild"] = s.rebuild_tables()
+    print("incremental: command latency ...", flush=True)
+    results["command_incremental"] = s.measure_strategy_command(shop, "incremental", fast)
+    print(f"service throughput (incremental), {CLIENTS} clients ...", flush=True)
+    results["throughput_service_incremental"] = s.measure_strategy_throughput(
+        shop, "incremental", CLIENTS, seconds
+    )
+    with served(READ_MODEL_REFRESH="incremental") as base:
+        http = s.HttpClient(base, token.key)
+        print("HTTP command (incremental) ...", flush=True)
+        results["http_command_incremental"] = s.measure_http_command(http, shop, fast)
+        print(f"HTTP throughput (incremental), {CLIENTS} clients ...", flush=True)
+        results["throughput_http_incremental"] = s.measure_throughput(
+            http_order(base, token.key, shop), CLIENTS, seconds
+        )
+    print("verify_read_model ...", flush=True)
+    results["verify_read_model"] = s.verify_read_model()
+
+    off, inc = results["command_without_read_model"], results["command_incremental"]
+    results["command_by_strategy"] = {  # the same create-order command, service layer, median/p95
+        "bare_write": results["bare_write"],
+        "off": off,
+        "incremental": inc,
+        "sync": results["command_with_refresh"],
+        "async": results["async"]["command"],
+    }
+    results["ratios"] = {
+        "incremental_over_off": inc["median_ms"] / off["median_ms"],
+        "off_over_bare_write": off["median_ms"] / results["bare_write"]["median_ms"],
+        "throughput_incremental_pct_of_off": 100
+        * results["throughput_service_incremental"]["per_second"]
+        / results["throughput_service_off"]["per_second"],
+    }
     return results
+
+
+def http_order(base: str, token: str, shop):
+    """One create-order POST; one HTTP session per client thread (per server)."""
+    from benchmarks import scenarios as s
+
+    def work():
+        clients = getattr(_local, "clients", None)
+        if clients is None:
+            clients = _local.clients = {}
+        client = clients.get(base) or clients.setdefault(base, s.HttpClient(base, token))
+        client.post("/api/orders/", shop.order_body(), expect=201)
+
+    return work
 
 
 _local = threading.local()  # one HTTP session per benchmark client thread
 
 
 class served:
-    """gunicorn on loopback, on the benchmark database, for as long as the block runs."""
+    """gunicorn on loopback, on the benchmark database, for as long as the block runs; extra
+    environment (e.g. READ_MODEL_REFRESH=incremental) is passed to the server."""
+
+    def __init__(self, **env):
+        self.extra_env = env
 
     def __enter__(self) -> str:
         with socket.socket() as sock:
@@ -120,6 +184,7 @@ class served:
             "DJANGO_DEBUG": "1",
             "API_THROTTLE_USER": "100000000/minute",
             "DATABASE_CONN_MAX_AGE": "60",
+            **self.extra_env,
         }  # persistent connections, as in production
         self.process = subprocess.Popen(
             [
@@ -199,8 +264,10 @@ def print_table(size: int, r: dict) -> None:
     for key, label in [
         ("bare_write", "bare write floor (SQL, order + 3 lines)"),
         ("command_without_read_model", "create-order command, read model off"),
+        ("command_incremental", "create-order command, incremental"),
         ("command_with_refresh", "create-order command + synchronous refresh"),
-        ("http_command_with_refresh", "same through HTTP"),
+        ("http_command_with_refresh", "same through HTTP (sync)"),
+        ("http_command_incremental", "through HTTP, incremental"),
     ]:
         print(f"{label:44} {ms(r[key])}")
     for name, modes in r["refresh"].items():
@@ -216,10 +283,32 @@ def print_table(size: int, r: dict) -> None:
     a = r["async"]
     print(f"{'async: command (NOTIFY only)':44} {ms(a['command'])}")
     print(f"{'async: time until all views show it':44} {ms(a['time_to_visible'])}")
-    tc, tb = r["throughput_commands"], r["throughput_bare_writes"]
+    ratios = r["ratios"]
     print(
-        f"throughput, {CLIENTS} clients: commands {tc['per_second']:.1f}/s ({tc['errors']} errors),"
-        f" bare writes {tb['per_second']:.0f}/s"
+        f"ratios (median): incremental/off {ratios['incremental_over_off']:.2f}, "
+        f"off/bare write {ratios['off_over_bare_write']:.2f}"
+    )
+
+    def tput(key):
+        t = r[key]
+        return f"{t['per_second']:.1f}/s ({t['errors']} errors)"
+
+    print(f"throughput, {CLIENTS} clients:")
+    for key, label in [
+        ("throughput_bare_writes", "bare writes (SQL)"),
+        ("throughput_service_off", "commands, service, off"),
+        ("throughput_service_incremental", "commands, service, incremental"),
+        ("throughput_commands", "commands, HTTP, sync"),
+        ("throughput_http_incremental", "commands, HTTP, incremental"),
+    ]:
+        print(f"  {label:42} {tput(key)}")
+    print(f"  incremental is {ratios['throughput_incremental_pct_of_off']:.0f}% of off (service)")
+    rb, v = r["tables_rebuild"], r["verify_read_model"]
+    print(f"read tables rebuild: {rb['seconds']:.1f} s")
+    print(
+        f"verify_read_model: {v['seconds']:.2f} s, "
+        + ", ".join(f"{n} {x['differing_keys']}" for n, x in v["views"].items())
+        + f" differing keys -> {'OK' if v['ok'] else 'DIFFERENT'}"
     )
     print(f"seed: {r['seed_seconds']:.1f} s")
 

@@ -226,3 +226,50 @@ def measure_async(shop: Shop, repeat: int) -> dict:
                 time.sleep(0.002)
             visible.append((time.perf_counter() - started) * 1000)
     return {"command": summary(latencies), "time_to_visible": summary(visible)}
+
+
+def measure_strategy_command(shop: Shop, strategy: str, repeat: int) -> dict:
+    """Create-order command latency through the service layer with READ_MODEL_REFRESH=strategy."""
+    with override_settings(READ_MODEL_REFRESH=strategy):
+        return timed(lambda: command(shop), repeat)
+
+
+def measure_strategy_throughput(shop: Shop, strategy: str, clients: int, seconds: float) -> dict:
+    """`clients` threads issuing create-order commands through the service layer. override_settings
+    is process-global, so it is set once around the whole threaded run (every thread sees it)."""
+    with override_settings(READ_MODEL_REFRESH=strategy):
+        return measure_throughput(lambda: command(shop), clients, seconds)
+
+
+def rebuild_tables() -> dict:
+    """Fill every read table from its view's definition (the switch to incremental)."""
+    from reporting.projector import tables_rebuild
+
+    started = time.perf_counter()
+    views = {name: {"rows": rows, "ms": ms} for name, rows, ms in tables_rebuild()}
+    return {"seconds": time.perf_counter() - started, "views": views}
+
+
+def verify_read_model() -> dict:
+    """What `manage.py verify_read_model` does: diff each read table against its view's
+    definition (reporting.verify.table_verify); differing keys per view must be 0."""
+    from reporting.catalog import REPORTS
+    from reporting.verify import table_verify
+
+    started = time.perf_counter()
+    views = {}
+    for report in REPORTS:
+        result = table_verify(report)
+        views[report.name] = {
+            "differing_keys": len(result.keys),
+            "missing": len(result.missing),
+            "extra": len(result.extra),
+            "ms": result.duration_ms,
+            "sample_keys": [str(k) for k in result.keys[:10]],
+        }
+    return {
+        "seconds": time.perf_counter() - started,
+        "ok": all(v["differing_keys"] == 0 for v in views.values()),
+        "differing_keys": sum(v["differing_keys"] for v in views.values()),
+        "views": views,
+    }
