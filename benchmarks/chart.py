@@ -43,7 +43,7 @@ def draw(report: dict, path: Path) -> None:
         ("rebuild of all read tables", lambda r: r["tables_rebuild"]["seconds"] * 1000, "--", "C5"),
         ("verify_read_model (all 4)", lambda r: r["verify_read_model"]["seconds"] * 1000, ":", "C6"),
     ]
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5), dpi=110, sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 6.5), dpi=110, sharey=True)
     for ax, lines, title in [
         (axes[0], commands, "create-order command (service layer), per strategy"),
         (axes[1], other, "through HTTP, and bulk read-model maintenance"),
@@ -57,7 +57,7 @@ def draw(report: dict, path: Path) -> None:
         ax.set_xlabel("orders in the database")
         ax.set_title(title, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left")
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     axes[0].set_ylabel("median (ms, log scale)")
     machine = report["machine"]
     fig.suptitle(
