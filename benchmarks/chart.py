@@ -25,15 +25,45 @@ def draw(report: dict, path: Path) -> None:
     # (label, value per row, style): solid = the reader sees the write when the command returns.
     commands = [
         ("sync: command + refresh", lambda r: r["command_with_refresh"]["median_ms"], "-", "C3"),
-        ("async: until every view shows it", lambda r: r["async"]["time_to_visible"]["median_ms"], ":", "C1"),
-        ("incremental: command + read tables", lambda r: r["command_incremental"]["median_ms"], "-", "C2"),
-        ("async: command (commit + NOTIFY)", lambda r: r["async"]["command"]["median_ms"], "--", "C1"),
-        ("off: command, no read model", lambda r: r["command_without_read_model"]["median_ms"], "--", "C0"),
+        (
+            "async: until every view shows it",
+            lambda r: r["async"]["time_to_visible"]["median_ms"],
+            ":",
+            "C1",
+        ),
+        (
+            "incremental: command + read tables",
+            lambda r: r["command_incremental"]["median_ms"],
+            "-",
+            "C2",
+        ),
+        (
+            "async: command (commit + NOTIFY)",
+            lambda r: r["async"]["command"]["median_ms"],
+            "--",
+            "C1",
+        ),
+        (
+            "off: command, no read model",
+            lambda r: r["command_without_read_model"]["median_ms"],
+            "--",
+            "C0",
+        ),
         ("bare write (SQL floor)", lambda r: r["bare_write"]["median_ms"], "--", "C7"),
     ]
     other = [
-        ("HTTP create-order, sync", lambda r: r["http_command_with_refresh"]["median_ms"], "-", "C3"),
-        ("HTTP create-order, incremental", lambda r: r["http_command_incremental"]["median_ms"], "-", "C2"),
+        (
+            "HTTP create-order, sync",
+            lambda r: r["http_command_with_refresh"]["median_ms"],
+            "-",
+            "C3",
+        ),
+        (
+            "HTTP create-order, incremental",
+            lambda r: r["http_command_incremental"]["median_ms"],
+            "-",
+            "C2",
+        ),
         (
             "refresh of all 4 views (concurrently)",
             lambda r: sum(v["concurrently"]["median_ms"] for v in r["refresh"].values()),
@@ -41,7 +71,12 @@ def draw(report: dict, path: Path) -> None:
             "C4",
         ),
         ("rebuild of all read tables", lambda r: r["tables_rebuild"]["seconds"] * 1000, "--", "C5"),
-        ("verify_read_model (all 4)", lambda r: r["verify_read_model"]["seconds"] * 1000, ":", "C6"),
+        (
+            "verify_read_model (all 4)",
+            lambda r: r["verify_read_model"]["seconds"] * 1000,
+            ":",
+            "C6",
+        ),
     ]
     fig, axes = plt.subplots(1, 2, figsize=(13, 6.5), dpi=110, sharey=True)
     for ax, lines, title in [

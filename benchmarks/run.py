@@ -35,7 +35,10 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="add 1,000,000 orders")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each throughput run")
     parser.add_argument(
-        "--slow", type=int, default=None, help="repeats of the refreshing commands (default by size)"
+        "--slow",
+        type=int,
+        default=None,
+        help="repeats of the refreshing commands (default by size)",
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
     parser.add_argument("--chart", type=Path, default=CHART, help="where to draw the PNG")
@@ -107,9 +110,7 @@ def measure_size(size: int, seconds: float, slow_override: int | None = None) ->
         lambda: s.bare_write(shop), CLIENTS, seconds
     )
     print(f"service throughput (off), {CLIENTS} clients ...", flush=True)
-    results["throughput_service_off"] = s.measure_strategy_throughput(
-        shop, "off", CLIENTS, seconds
-    )
+    results["throughput_service_off"] = s.measure_strategy_throughput(shop, "off", CLIENTS, seconds)
     print("async strategy ...", flush=True)
     with refresh_worker():
         results["async"] = s.measure_async(shop, slow)
