@@ -12,7 +12,7 @@ from django.db import connection, transaction
 
 from reporting import ledger
 from reporting.catalog import Report
-from reporting.maintenance import columns
+from reporting.maintenance import columns, upsert_from_definition
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,6 @@ def table_repair(report: Report, keys: list) -> None:
     view, table = report.view, report.table._meta.db_table
     key = view._meta.pk.column
     names = ", ".join(columns(view))
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns(view) if c != key)
     keys = sorted(keys)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
@@ -87,14 +86,7 @@ def table_repair(report: Report, keys: list) -> None:
         cursor.execute(
             f"SELECT 1 FROM {table} WHERE {key} = ANY(%s) ORDER BY {key} FOR UPDATE", [keys]
         )
-        cursor.execute(
-            f"""
-            INSERT INTO {table} ({names})
-            SELECT {names} FROM ({view.sql}) v WHERE v.{key} = ANY(%s)
-            ON CONFLICT ({key}) DO UPDATE SET {updates}
-            """,
-            [keys],
-        )
+        upsert_from_definition(cursor, view, report.table, keys)
         cursor.execute(
             f"""
             DELETE FROM {table} WHERE {key} = ANY(%s)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from orders import services
 from orders.models import Order
@@ -205,3 +206,24 @@ def test_event_log_is_readable_with_filters(api, analyst_api, fresh_views):
     assert api.get("/api/reports/events/?event_type=Nope").status_code == 400
     assert api.post("/api/reports/events/", {}, format="json").status_code == 405
     assert analyst_api.get("/api/reports/events/").status_code == 403  # audit trail: clerks, admins
+
+
+def test_the_worker_survives_its_idle_connection_being_dropped(api, async_mode, workers):
+    """A database restart or failover drops the worker's LISTEN connection while it waits."""
+    worker = workers()
+    order_make()
+    wait_until(all_views_caught_up)
+
+    # when: every other session on the test database is terminated, the worker's included
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert cursor.fetchone()[0] >= 1
+
+    # then: it reconnects, listens again and refreshes what comes next
+    order_make()
+    wait_until(all_views_caught_up, seconds=10)
+    assert worker.process.poll() is None, worker.process.stdout.read()
+    assert_reports_match_write_model()
