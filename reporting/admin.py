@@ -2,23 +2,11 @@
 
 from django.contrib import admin, messages
 
+from orders.admin import ReadOnlyAdminMixin
 from reporting import ledger, refresh
 from reporting.catalog import report_for_view
 from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales, ViewState
 from reporting.strategy import serves_tables
-
-
-class ReadOnlyAdminMixin:
-    """Listed and searched, never added to, changed or deleted from the admin."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
