@@ -15,11 +15,9 @@ from django.utils import timezone
 
 from orders import events
 from orders.exceptions import TransitionNotAllowed, VersionMismatch
-from orders.locks import customer_lock, order_lock, product_lock
+from orders.locks import customer_lock, order_lock, product_lock, products_share_for_order
 from orders.models import MAX_QUANTITY, Customer, Order, OrderLine, OrderStatus, Product
 
-# Errors Django reports for the whole object that belong to one field, by error code.
-FIELD_BY_ERROR_CODE = {"email_taken": "email"}
 UNIQUE_FIELD_BY_CONSTRAINT = {
     "customer_email_unique_ci": ("email", "A customer with this email already exists."),
     "orders_product_sku_key": ("sku", "A product with this sku already exists."),
@@ -96,25 +94,24 @@ def product_update(
 def order_create(*, customer_id: int, lines: Iterable[Mapping]) -> Order:
     """Place a pending order with at least one line; prices are captured from the products now."""
     lines = list(lines)
-    customer = Customer.objects.filter(pk=customer_id).first()
-    if customer is None:
+    product_ids = [line["product_id"] for line in lines]
+    customer_exists, products = products_share_for_order(customer_id, product_ids)
+    if not customer_exists:
         raise ValidationError({"customer_id": f"No customer with id {customer_id}."})
     if not lines:
         raise ValidationError({"lines": "An order needs at least one line."})
-    product_ids = [line["product_id"] for line in lines]
     duplicates = sorted({pid for pid in product_ids if product_ids.count(pid) > 1})
     if duplicates:
         raise ValidationError(
             {"lines": f"Product {duplicates[0]} appears more than once; give one line per product."}
         )
-    products = Product.objects.in_bulk(product_ids)
     for position, line in enumerate(lines, start=1):
         where = {"field": "lines", "prefix": f"Line {position}: "}
         _check_orderable(products.get(line["product_id"]), line["product_id"], **where)
         _check_quantity(line["quantity"], **where)
 
     now = timezone.now()
-    order = Order.objects.create(customer=customer, created_at=now, updated_at=now)
+    order = Order.objects.create(customer_id=customer_id, created_at=now, updated_at=now)
     order_lines = OrderLine.objects.bulk_create(
         OrderLine(
             order=order,
@@ -128,7 +125,7 @@ def order_create(*, customer_id: int, lines: Iterable[Mapping]) -> Order:
         event_type=events.ORDER_PLACED,
         aggregate=order,
         payload={
-            "customer_id": customer.pk,
+            "customer_id": order.customer_id,
             "version": order.version,
             "lines": [_line_payload(line) for line in order_lines],
         },
@@ -357,27 +354,15 @@ def _apply(instance, **values) -> dict:
 
 
 def _validate_and_save(instance) -> None:
-    """full_clean, then save; a unique race lost to a concurrent command is a 400 too, not a 500."""
+    """Field checks in Python, then one write: uniqueness and the table's constraints are PostgreSQL's
+    to enforce (a SELECT per rule first would only race with concurrent commands), and a violation
+    becomes the same field error a pre-check would give. The command's own transaction rolls back."""
+    instance.full_clean(validate_unique=False, validate_constraints=False)
     try:
-        instance.full_clean()
-    except ValidationError as error:
-        raise _attribute_to_fields(error) from None
-    try:
-        with transaction.atomic():
-            instance.save()
+        instance.save()
     except IntegrityError as error:
         constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
         field, message = UNIQUE_FIELD_BY_CONSTRAINT.get(
             constraint, ("__all__", "Conflicts with existing data.")
         )
         raise ValidationError({field: message}) from error
-
-
-def _attribute_to_fields(error: ValidationError) -> ValidationError:
-    errors = dict(error.error_dict)
-    for item in list(errors.get("__all__", [])):
-        field = FIELD_BY_ERROR_CODE.get(item.code)
-        if field:
-            errors["__all__"].remove(item)
-            errors.setdefault(field, []).append(item)
-    return ValidationError({field: items for field, items in errors.items() if items})
