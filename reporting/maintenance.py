@@ -1,14 +1,16 @@
 """How each report's read table follows the events, inside the command's own transaction.
 
-Each `Maintenance` maps the event types that change its report to a function of (cursor, event).
-Counts and sums take deltas; the order summary row and a customer's first/last order time (after
-a cancellation) are recomputed for just that key. The view's SQL stays the definition: the
-incremental strategy is checked against it (reporting.verify), never the other way round.
+Each `Maintenance` maps the event types that change its report to a function that returns the SQL
+statements for one event. Counts and sums take deltas; the order summary row and a customer's
+first/last order time (after a cancellation) are recomputed for just that key. The view's SQL
+stays the definition: the incremental strategy is checked against it (reporting.verify), never the
+other way round.
 
 Locks: every command takes the rows of the four tables in one global order, the catalog's order
 (order summary, product rows by id, customer, the day's row last), and holds them only until its
-commit. Rows a statement will change are locked first, in that order, then recomputed in a later
-statement so that the computation sees every command that held the lock before.
+commit. Rows a computation depends on are locked first, then recomputed in a later statement, so
+the computation sees every command that held the lock before. The projector sends all of an
+event's statements in one round trip; PostgreSQL runs them in order, each with its own snapshot.
 """
 
 from collections.abc import Callable
@@ -30,36 +32,36 @@ LINES = OrderLine._meta.db_table
 CUSTOMERS = Customer._meta.db_table
 PRODUCTS = Product._meta.db_table
 
-Apply = Callable[..., None]
+Statement = tuple[str, list]  # SQL with %s placeholders, and its parameters
+Statements = Callable[[DomainEvent], list[Statement]]
 
 
 @dataclass(frozen=True)
 class Maintenance:
-    """The incremental maintenance of one report: event type -> apply(cursor, event)."""
+    """The incremental maintenance of one report: event type -> the statements for an event."""
 
-    handlers: dict[str, Apply] = field(default_factory=dict)
+    handlers: dict[str, Statements] = field(default_factory=dict)
 
     @property
     def event_types(self) -> frozenset[str]:
         return frozenset(self.handlers)
 
-    def apply(self, cursor, event: DomainEvent) -> None:
+    def statements(self, event: DomainEvent) -> list[Statement]:
         handler = self.handlers.get(event.event_type)
-        if handler is not None:
-            handler(cursor, event)
+        return handler(event) if handler is not None else []
 
 
 def columns(model) -> list[str]:
     return [f.column for f in model._meta.local_fields]
 
 
-def upsert_from_definition(cursor, view, table, keys: list) -> None:
+def upsert_from_definition(view, table, keys: list) -> Statement:
     """Write the view's own rows for `keys` into its table (the rows the definition gives)."""
     cols = columns(view)
     key = view._meta.pk.column
     names = ", ".join(cols)
     updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != key)
-    cursor.execute(
+    return (
         f"""
         INSERT INTO {table._meta.db_table} ({names})
         SELECT {names} FROM ({view.sql}) v WHERE v.{key} = ANY(%s)
@@ -74,19 +76,17 @@ def upsert_from_definition(cursor, view, table, keys: list) -> None:
 _ORDER_SUMMARY = OrderSummaryTable._meta.db_table
 
 
-def _order_summary_recompute(cursor, event) -> None:
+def _order_summary_recompute(event) -> list[Statement]:
     # The view groups by the order's id, so PostgreSQL reads only this order's rows.
-    upsert_from_definition(cursor, OrderSummary, OrderSummaryTable, [event.aggregate_id])
+    return [upsert_from_definition(OrderSummary, OrderSummaryTable, [event.aggregate_id])]
 
 
-def _order_summary_customer_renamed(cursor, event) -> None:
-    cursor.execute(
-        f"""
+def _order_summary_customer_renamed(event) -> list[Statement]:
+    sql = f"""
         UPDATE {_ORDER_SUMMARY} t SET customer_name = c.name, customer_email = c.email
         FROM {CUSTOMERS} c WHERE c.id = %s AND t.customer_id = c.id
-        """,
-        [event.aggregate_id],
-    )
+    """
+    return [(sql, [event.aggregate_id])]
 
 
 ORDER_EVENTS = (
@@ -123,8 +123,8 @@ class LineDelta:
         return self.units * self.unit_price
 
 
-def line_deltas(cursor, event) -> list[LineDelta]:
-    """What the event adds to (or takes from) the live orders' lines, by product id."""
+def line_deltas(event) -> list[LineDelta]:
+    """What a line event adds to (or takes from) the live orders' lines, from its payload."""
     payload = event.payload
     if event.event_type == events.ORDER_PLACED:
         return [_delta(line, line["quantity"], 1) for line in payload["lines"]]
@@ -135,22 +135,23 @@ def line_deltas(cursor, event) -> list[LineDelta]:
         return [_delta(payload["line"], change, 0)]
     if event.event_type == events.ORDER_LINE_REMOVED:
         return [_delta(payload["line"], -payload["line"]["quantity"], -1)]
-    if event.event_type == events.ORDER_CANCELLED:
-        # The cancelled order's lines are all still there: take every one of them out.
-        cursor.execute(
-            f"SELECT product_id, quantity, unit_price FROM {LINES} WHERE order_id = %s",
-            [event.aggregate_id],
-        )
-        return [LineDelta(pid, -quantity, price, -1) for pid, quantity, price in cursor.fetchall()]
-    return []
+    raise ValueError(f"{event.event_type} carries no line deltas")
 
 
 def _delta(line: dict, units: int, orders: int) -> LineDelta:
     return LineDelta(line["product_id"], units, Decimal(line["unit_price"]), orders)
 
 
-def _order_amount(cursor, event) -> Decimal:
-    return sum((d.amount for d in line_deltas(cursor, event)), Decimal(0))
+def _amount(event) -> Decimal:
+    return sum((d.amount for d in line_deltas(event)), Decimal(0))
+
+
+# A cancelled order's lines are all still there: every one of them is taken out.
+_CANCELLED_LINES = f"""
+    SELECT product_id, -quantity::bigint AS units, unit_price, -1 AS orders
+    FROM {LINES} WHERE order_id = %s
+"""
+_CANCELLED_AMOUNT = f"(SELECT -sum(quantity * unit_price) FROM {LINES} WHERE order_id = %s)"
 
 
 # --- product sales: deltas per product, rows locked by id ----------------------------------------
@@ -158,40 +159,29 @@ def _order_amount(cursor, event) -> Decimal:
 _PRODUCT_SALES = ProductSalesTable._meta.db_table
 
 
-def _product_sales_added(cursor, event) -> None:
-    cursor.execute(
-        f"""
+def _product_sales_added(event) -> list[Statement]:
+    sql = f"""
         INSERT INTO {_PRODUCT_SALES}
             (product_id, sku, name, unit_price, is_active, units_sold, revenue, order_count)
         SELECT id, sku, name, unit_price, is_active, 0, 0, 0 FROM {PRODUCTS} WHERE id = %s
-        """,
-        [event.aggregate_id],
-    )
+    """
+    return [(sql, [event.aggregate_id])]
 
 
-def _product_sales_updated(cursor, event) -> None:
-    cursor.execute(
-        f"""
+def _product_sales_updated(event) -> list[Statement]:
+    sql = f"""
         UPDATE {_PRODUCT_SALES} t
         SET sku = p.sku, name = p.name, unit_price = p.unit_price, is_active = p.is_active
         FROM {PRODUCTS} p WHERE p.id = %s AND t.product_id = p.id
-        """,
-        [event.aggregate_id],
-    )
+    """
+    return [(sql, [event.aggregate_id])]
 
 
-def _product_sales_lines(cursor, event) -> None:
-    deltas = sorted(line_deltas(cursor, event), key=lambda d: d.product_id)
-    if not deltas:
-        return
+def _product_sales_deltas(deltas_sql: str, params: list) -> Statement:
     # `locked` takes the rows by id (one global order: no deadlock between two orders sharing
     # products) before the UPDATE changes them; every row it changes is one `locked` holds.
-    cursor.execute(
-        f"""
-        WITH d AS (
-            SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::numeric[], %s::int[])
-                AS d(product_id, units, unit_price, orders)
-        ), locked AS (
+    sql = f"""
+        WITH d AS ({deltas_sql}), locked AS (
             SELECT product_id FROM {_PRODUCT_SALES}
             WHERE product_id IN (SELECT product_id FROM d) ORDER BY product_id FOR UPDATE
         )
@@ -200,14 +190,27 @@ def _product_sales_lines(cursor, event) -> None:
             revenue = t.revenue + d.units * d.unit_price,
             order_count = t.order_count + d.orders
         FROM d WHERE t.product_id = d.product_id AND t.product_id IN (SELECT product_id FROM locked)
-        """,
-        [
-            [d.product_id for d in deltas],
-            [d.units for d in deltas],
-            [d.unit_price for d in deltas],
-            [d.orders for d in deltas],
-        ],
-    )
+    """
+    return (sql, params)
+
+
+def _product_sales_lines(event) -> list[Statement]:
+    deltas = line_deltas(event)
+    arrays = [
+        [d.product_id for d in deltas],
+        [d.units for d in deltas],
+        [d.unit_price for d in deltas],
+        [d.orders for d in deltas],
+    ]
+    unnest = """
+        SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::numeric[], %s::int[])
+            AS d(product_id, units, unit_price, orders)
+    """
+    return [_product_sales_deltas(unnest, arrays)]
+
+
+def _product_sales_cancelled(event) -> list[Statement]:
+    return [_product_sales_deltas(_CANCELLED_LINES, [event.aggregate_id])]
 
 
 LINE_EVENTS = (
@@ -215,7 +218,6 @@ LINE_EVENTS = (
     events.ORDER_LINE_ADDED,
     events.ORDER_LINE_CHANGED,
     events.ORDER_LINE_REMOVED,
-    events.ORDER_CANCELLED,
 )
 
 product_sales_maintenance = Maintenance(
@@ -223,6 +225,7 @@ product_sales_maintenance = Maintenance(
         events.PRODUCT_ADDED: _product_sales_added,
         events.PRODUCT_UPDATED: _product_sales_updated,
         **dict.fromkeys(LINE_EVENTS, _product_sales_lines),
+        events.ORDER_CANCELLED: _product_sales_cancelled,
     }
 )
 
@@ -230,80 +233,62 @@ product_sales_maintenance = Maintenance(
 # --- customer stats: deltas, first/last order recomputed after a cancellation --------------------
 
 _CUSTOMER_STATS = CustomerStatsTable._meta.db_table
+_ORDER_CUSTOMER = f"(SELECT customer_id FROM {ORDERS} WHERE id = %s)"
 
 
-def _customer_stats_registered(cursor, event) -> None:
-    cursor.execute(
-        f"""
+def _customer_stats_registered(event) -> list[Statement]:
+    sql = f"""
         INSERT INTO {_CUSTOMER_STATS}
             (customer_id, name, email, order_count, lifetime_value, first_order_at, last_order_at)
         SELECT id, name, email, 0, 0, NULL, NULL FROM {CUSTOMERS} WHERE id = %s
-        """,
-        [event.aggregate_id],
-    )
+    """
+    return [(sql, [event.aggregate_id])]
 
 
-def _customer_stats_updated(cursor, event) -> None:
-    cursor.execute(
-        f"""
+def _customer_stats_updated(event) -> list[Statement]:
+    sql = f"""
         UPDATE {_CUSTOMER_STATS} t SET name = c.name, email = c.email
         FROM {CUSTOMERS} c WHERE c.id = %s AND t.customer_id = c.id
-        """,
-        [event.aggregate_id],
-    )
+    """
+    return [(sql, [event.aggregate_id])]
 
 
-def _customer_stats_placed(cursor, event) -> None:
-    cursor.execute(
-        f"""
+def _customer_stats_placed(event) -> list[Statement]:
+    sql = f"""
         UPDATE {_CUSTOMER_STATS} t
         SET order_count = t.order_count + 1, lifetime_value = t.lifetime_value + %s,
             first_order_at = least(t.first_order_at, o.created_at),
             last_order_at = greatest(t.last_order_at, o.created_at)
         FROM {ORDERS} o WHERE o.id = %s AND t.customer_id = o.customer_id
-        """,
-        [_order_amount(cursor, event), event.aggregate_id],
-    )
+    """
+    return [(sql, [_amount(event), event.aggregate_id])]
 
 
-def _customer_stats_line_changed(cursor, event) -> None:
-    cursor.execute(
-        f"""
-        UPDATE {_CUSTOMER_STATS} t SET lifetime_value = t.lifetime_value + %s
-        FROM {ORDERS} o WHERE o.id = %s AND t.customer_id = o.customer_id
-        """,
-        [_order_amount(cursor, event), event.aggregate_id],
-    )
+def _customer_stats_line_changed(event) -> list[Statement]:
+    sql = f"""
+        UPDATE {_CUSTOMER_STATS} SET lifetime_value = lifetime_value + %s
+        WHERE customer_id = {_ORDER_CUSTOMER}
+    """
+    return [(sql, [_amount(event), event.aggregate_id])]
 
 
-def _customer_stats_cancelled(cursor, event) -> None:
-    amount = _order_amount(cursor, event)  # negative: the order's total taken out
-    cursor.execute(
-        f"""
-        SELECT t.customer_id FROM {_CUSTOMER_STATS} t JOIN {ORDERS} o ON o.customer_id = t.customer_id
-        WHERE o.id = %s FOR UPDATE OF t
-        """,
-        [event.aggregate_id],
-    )
-    row = cursor.fetchone()
-    if row is None:
-        return
-    # A new statement, after the lock: its snapshot includes every order placed before us.
-    cursor.execute(
-        f"""
+def _customer_stats_cancelled(event) -> list[Statement]:
+    order = event.aggregate_id
+    lock = f"SELECT 1 FROM {_CUSTOMER_STATS} WHERE customer_id = {_ORDER_CUSTOMER} FOR UPDATE"
+    # A later statement, after the lock: its snapshot includes every order placed before us.
+    recompute = f"""
         UPDATE {_CUSTOMER_STATS} t
-        SET order_count = t.order_count - 1, lifetime_value = t.lifetime_value + %s,
+        SET order_count = t.order_count - 1, lifetime_value = t.lifetime_value + {_CANCELLED_AMOUNT},
             first_order_at = live.first_order_at, last_order_at = live.last_order_at
         FROM (
             SELECT min(o.created_at) AS first_order_at, max(o.created_at) AS last_order_at
             FROM {ORDERS} o
-            WHERE o.customer_id = %s AND o.status <> 'cancelled'
+            WHERE o.customer_id = {_ORDER_CUSTOMER} AND o.status <> 'cancelled'
               AND EXISTS (SELECT 1 FROM {LINES} l WHERE l.order_id = o.id)
         ) live
-        WHERE t.customer_id = %s
-        """,
-        [amount, row[0], row[0]],
-    )
+        WHERE t.customer_id = {_ORDER_CUSTOMER}
+    """
+    return [(lock, [order]), (recompute, [order, order, order])]
 
 
 customer_stats_maintenance = Maintenance(
@@ -325,46 +310,41 @@ _DAILY_REVENUE = DailyRevenueTable._meta.db_table
 _ORDER_DAY = f"(SELECT (created_at AT TIME ZONE 'UTC')::date FROM {ORDERS} WHERE id = %s)"
 
 
-def _daily_revenue_placed(cursor, event) -> None:
-    cursor.execute(
-        f"""
+def _daily_revenue_placed(event) -> list[Statement]:
+    sql = f"""
         INSERT INTO {_DAILY_REVENUE} AS t (day, order_count, revenue, average_order_value)
         VALUES ({_ORDER_DAY}, 1, %s, %s)
         ON CONFLICT (day) DO UPDATE SET
             order_count = t.order_count + 1,
             revenue = t.revenue + excluded.revenue,
             average_order_value = round((t.revenue + excluded.revenue) / (t.order_count + 1), 2)
-        """,
-        [event.aggregate_id, *[_order_amount(cursor, event)] * 2],
-    )
+    """
+    amount = _amount(event)
+    return [(sql, [event.aggregate_id, amount, amount])]
 
 
-def _daily_revenue_line_changed(cursor, event) -> None:
-    cursor.execute(
-        f"""
-        UPDATE {_DAILY_REVENUE} t SET revenue = t.revenue + %(amount)s,
-            average_order_value = round((t.revenue + %(amount)s) / t.order_count, 2)
-        WHERE t.day = {_ORDER_DAY.replace("%s", "%(order)s")}
-        """,
-        {"amount": _order_amount(cursor, event), "order": event.aggregate_id},
-    )
-
-
-def _daily_revenue_cancelled(cursor, event) -> None:
-    cursor.execute(
-        f"""
-        UPDATE {_DAILY_REVENUE} t SET order_count = t.order_count - 1,
-            revenue = t.revenue + %(amount)s,
+def _daily_revenue_changed(amount_sql: str, orders: int, params: list) -> Statement:
+    """Add `amount_sql` and `orders` to the order's day; the average follows."""
+    sql = f"""
+        UPDATE {_DAILY_REVENUE} t
+        SET order_count = t.order_count + {orders}, revenue = t.revenue + a.amount,
             average_order_value = coalesce(
-                round((t.revenue + %(amount)s) / nullif(t.order_count - 1, 0), 2), 0)
-        WHERE t.day = {_ORDER_DAY.replace("%s", "%(order)s")}
-        RETURNING day, order_count
-        """,
-        {"amount": _order_amount(cursor, event), "order": event.aggregate_id},
-    )
-    row = cursor.fetchone()
-    if row is not None and row[1] == 0:  # the view has no row for a day without live orders
-        cursor.execute(f"DELETE FROM {_DAILY_REVENUE} WHERE day = %s", [row[0]])
+                round((t.revenue + a.amount) / nullif(t.order_count + {orders}, 0), 2), 0)
+        FROM (SELECT {amount_sql} AS amount) a
+        WHERE t.day = {_ORDER_DAY}
+    """
+    return (sql, params)
+
+
+def _daily_revenue_line_changed(event) -> list[Statement]:
+    return [_daily_revenue_changed("%s::numeric", 0, [_amount(event), event.aggregate_id])]
+
+
+def _daily_revenue_cancelled(event) -> list[Statement]:
+    order = event.aggregate_id
+    # The view has no row for a day without live orders.
+    empty_day = f"DELETE FROM {_DAILY_REVENUE} WHERE day = {_ORDER_DAY} AND order_count = 0"
+    return [_daily_revenue_changed(_CANCELLED_AMOUNT, -1, [order, order]), (empty_day, [order])]
 
 
 daily_revenue_maintenance = Maintenance(

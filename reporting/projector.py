@@ -32,9 +32,20 @@ def event_recorded(event: DomainEvent) -> None:
     commit (or roll back) with the write. A failure here fails the command: nothing is half-done."""
     if strategy_get() != INCREMENTAL:
         return
+    statements = [
+        statement
+        for report in reports_changed_by([event.event_type])  # the global lock order
+        for statement in report.maintenance.statements(event)
+    ]
+    if not statements:
+        return
+    # One round trip: the statements run in this order, each with its own snapshot. (Django's
+    # psycopg cursors bind parameters client-side, which allows several statements at once.)
     with connection.cursor() as cursor:
-        for report in reports_changed_by([event.event_type]):  # the global lock order
-            report.maintenance.apply(cursor, event)
+        cursor.execute(
+            ";\n".join(sql for sql, _ in statements),
+            [param for _, params in statements for param in params],
+        )
 
 
 def events_committed(event_types) -> None:

@@ -86,7 +86,7 @@ def table_repair(report: Report, keys: list) -> None:
         cursor.execute(
             f"SELECT 1 FROM {table} WHERE {key} = ANY(%s) ORDER BY {key} FOR UPDATE", [keys]
         )
-        upsert_from_definition(cursor, view, report.table, keys)
+        cursor.execute(*upsert_from_definition(view, report.table, keys))
         cursor.execute(
             f"""
             DELETE FROM {table} WHERE {key} = ANY(%s)
