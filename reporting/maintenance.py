@@ -1,10 +1,10 @@
 """How each report's read table follows the events, inside the command's own transaction.
 
 Each `Maintenance` maps the event types that change its report to a function that returns the SQL
-statements for one event. Counts and sums take deltas; the order summary row and a customer's
-first/last order time (after a cancellation) are recomputed for just that key. The view's SQL
-stays the definition: the incremental strategy is checked against it (reporting.verify), never the
-other way round.
+statements for one event. Counts and sums take deltas, from the event's payload or the order's
+lines; a customer's first/last order time after a cancellation is recomputed for that key alone.
+The view's SQL stays the definition: the read tables are checked and repaired against it
+(reporting.verify), never the other way round.
 
 Locks: every command takes the rows of the four tables in one global order, the catalog's order
 (order summary, product rows by id, customer, the day's row last), and holds them only until its
@@ -22,7 +22,6 @@ from orders.models import Customer, DomainEvent, Order, OrderLine, Product
 from reporting.models import (
     CustomerStatsTable,
     DailyRevenueTable,
-    OrderSummary,
     OrderSummaryTable,
     ProductSalesTable,
 )
@@ -53,59 +52,6 @@ class Maintenance:
 
 def columns(model) -> list[str]:
     return [f.column for f in model._meta.local_fields]
-
-
-def upsert_from_definition(view, table, keys: list) -> Statement:
-    """Write the view's own rows for `keys` into its table (the rows the definition gives)."""
-    cols = columns(view)
-    key = view._meta.pk.column
-    names = ", ".join(cols)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != key)
-    return (
-        f"""
-        INSERT INTO {table._meta.db_table} ({names})
-        SELECT {names} FROM ({view.sql}) v WHERE v.{key} = ANY(%s)
-        ON CONFLICT ({key}) DO UPDATE SET {updates}
-        """,
-        [keys],
-    )
-
-
-# --- order summary: one row per order, recomputed from the view for that order ------------------
-
-_ORDER_SUMMARY = OrderSummaryTable._meta.db_table
-
-
-def _order_summary_recompute(event) -> list[Statement]:
-    # The view groups by the order's id, so PostgreSQL reads only this order's rows.
-    return [upsert_from_definition(OrderSummary, OrderSummaryTable, [event.aggregate_id])]
-
-
-def _order_summary_customer_renamed(event) -> list[Statement]:
-    sql = f"""
-        UPDATE {_ORDER_SUMMARY} t SET customer_name = c.name, customer_email = c.email
-        FROM {CUSTOMERS} c WHERE c.id = %s AND t.customer_id = c.id
-    """
-    return [(sql, [event.aggregate_id])]
-
-
-ORDER_EVENTS = (
-    events.ORDER_PLACED,
-    events.ORDER_LINE_ADDED,
-    events.ORDER_LINE_CHANGED,
-    events.ORDER_LINE_REMOVED,
-    events.ORDER_PAID,
-    events.ORDER_SHIPPED,
-    events.ORDER_DELIVERED,
-    events.ORDER_CANCELLED,
-)
-
-order_summary_maintenance = Maintenance(
-    {
-        **dict.fromkeys(ORDER_EVENTS, _order_summary_recompute),
-        events.CUSTOMER_UPDATED: _order_summary_customer_renamed,
-    }
-)
 
 
 # --- line deltas shared by the aggregates --------------------------------------------------------
@@ -154,6 +100,77 @@ _CANCELLED_LINES = f"""
 _CANCELLED_AMOUNT = f"(SELECT -sum(quantity * unit_price) FROM {LINES} WHERE order_id = %s)"
 
 
+LINE_EVENTS = (
+    events.ORDER_PLACED,
+    events.ORDER_LINE_ADDED,
+    events.ORDER_LINE_CHANGED,
+    events.ORDER_LINE_REMOVED,
+)
+
+# --- order summary: one row per order ------------------------------------------------------------
+
+_ORDER_SUMMARY = OrderSummaryTable._meta.db_table
+
+
+def _order_summary_placed(event) -> list[Statement]:
+    lines = event.payload["lines"]
+    sql = f"""
+        INSERT INTO {_ORDER_SUMMARY} (order_id, customer_id, customer_name, customer_email, status,
+            version, created_at, updated_at, line_count, item_count, total_amount)
+        SELECT o.id, o.customer_id, c.name, c.email, o.status, o.version, o.created_at,
+               o.updated_at, %s, %s, %s
+        FROM {ORDERS} o JOIN {CUSTOMERS} c ON c.id = o.customer_id WHERE o.id = %s
+    """
+    items = sum(line["quantity"] for line in lines)
+    return [(sql, [len(lines), items, _amount(event), event.aggregate_id])]
+
+
+def _order_summary_changed(event) -> list[Statement]:
+    """The order's status and version, and what a line event adds to its counts and total."""
+    lines, items, amount = 0, 0, Decimal(0)
+    if event.event_type in LINE_EVENTS:
+        deltas = line_deltas(event)
+        lines = sum(d.orders for d in deltas)  # a line joins or leaves the order
+        items = sum(d.units for d in deltas)
+        amount = _amount(event)
+    sql = f"""
+        UPDATE {_ORDER_SUMMARY} t
+        SET status = o.status, version = o.version, updated_at = o.updated_at,
+            line_count = t.line_count + %s, item_count = t.item_count + %s,
+            total_amount = t.total_amount + %s
+        FROM {ORDERS} o WHERE o.id = %s AND t.order_id = o.id
+    """
+    return [(sql, [lines, items, amount, event.aggregate_id])]
+
+
+def _order_summary_customer_renamed(event) -> list[Statement]:
+    sql = f"""
+        UPDATE {_ORDER_SUMMARY} t SET customer_name = c.name, customer_email = c.email
+        FROM {CUSTOMERS} c WHERE c.id = %s AND t.customer_id = c.id
+    """
+    return [(sql, [event.aggregate_id])]
+
+
+ORDER_EVENTS = (
+    events.ORDER_PLACED,
+    events.ORDER_LINE_ADDED,
+    events.ORDER_LINE_CHANGED,
+    events.ORDER_LINE_REMOVED,
+    events.ORDER_PAID,
+    events.ORDER_SHIPPED,
+    events.ORDER_DELIVERED,
+    events.ORDER_CANCELLED,
+)
+
+order_summary_maintenance = Maintenance(
+    {
+        events.ORDER_PLACED: _order_summary_placed,
+        **dict.fromkeys(ORDER_EVENTS[1:], _order_summary_changed),
+        events.CUSTOMER_UPDATED: _order_summary_customer_renamed,
+    }
+)
+
+
 # --- product sales: deltas per product, rows locked by id ----------------------------------------
 
 _PRODUCT_SALES = ProductSalesTable._meta.db_table
@@ -195,30 +212,20 @@ def _product_sales_deltas(deltas_sql: str, params: list) -> Statement:
 
 
 def _product_sales_lines(event) -> list[Statement]:
-    deltas = line_deltas(event)
-    arrays = [
-        [d.product_id for d in deltas],
-        [d.units for d in deltas],
-        [d.unit_price for d in deltas],
-        [d.orders for d in deltas],
-    ]
-    unnest = """
-        SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::numeric[], %s::int[])
-            AS d(product_id, units, unit_price, orders)
+    # One short UPDATE per product, by ascending id: one global order, so two orders sharing
+    # products never deadlock.
+    sql = f"""
+        UPDATE {_PRODUCT_SALES} SET units_sold = units_sold + %s, revenue = revenue + %s,
+            order_count = order_count + %s
+        WHERE product_id = %s
     """
-    return [_product_sales_deltas(unnest, arrays)]
+    deltas = sorted(line_deltas(event), key=lambda d: d.product_id)
+    return [(sql, [d.units, d.amount, d.orders, d.product_id]) for d in deltas]
 
 
 def _product_sales_cancelled(event) -> list[Statement]:
     return [_product_sales_deltas(_CANCELLED_LINES, [event.aggregate_id])]
 
-
-LINE_EVENTS = (
-    events.ORDER_PLACED,
-    events.ORDER_LINE_ADDED,
-    events.ORDER_LINE_CHANGED,
-    events.ORDER_LINE_REMOVED,
-)
 
 product_sales_maintenance = Maintenance(
     {

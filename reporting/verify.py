@@ -12,7 +12,7 @@ from django.db import connection, transaction
 
 from reporting import ledger
 from reporting.catalog import Report
-from reporting.maintenance import columns, upsert_from_definition
+from reporting.maintenance import Statement, columns
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,22 @@ def _definition(report: Report) -> str:
 
 def _table(report: Report) -> str:
     return f"SELECT {', '.join(columns(report.view))} FROM {report.table._meta.db_table}"
+
+
+def upsert_from_definition(view, table, keys: list) -> Statement:
+    """Write the view's own rows for `keys` into its table (the rows the definition gives)."""
+    cols = columns(view)
+    key = view._meta.pk.column
+    names = ", ".join(cols)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != key)
+    return (
+        f"""
+        INSERT INTO {table._meta.db_table} ({names})
+        SELECT {names} FROM ({view.sql}) v WHERE v.{key} = ANY(%s)
+        ON CONFLICT ({key}) DO UPDATE SET {updates}
+        """,
+        [keys],
+    )
 
 
 def table_verify(report: Report) -> Verification:
