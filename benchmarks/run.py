@@ -54,7 +54,12 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    report = {"machine": machine(), "started_at": datetime.now(UTC).isoformat(), "sizes": {}}
+    report = {
+        "machine": machine(),
+        "code": code_version(),
+        "started_at": datetime.now(UTC).isoformat(),
+        "sizes": {},
+    }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     for size in sizes:
         print(f"\n=== {size:,} orders", flush=True)
@@ -240,6 +245,18 @@ class refresh_worker:
     def __exit__(self, *exc):
         self.process.terminate()
         self.process.wait(timeout=30)
+
+
+def code_version() -> str | None:
+    """The commit measured: BENCH_COMMIT (a pinned export has no .git), else git's HEAD."""
+    if os.environ.get("BENCH_COMMIT"):
+        return os.environ["BENCH_COMMIT"]
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=BASE_DIR, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 def machine() -> dict:
