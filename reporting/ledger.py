@@ -163,7 +163,9 @@ def pending_events_after(name: str, covered_snapshot: str, cursor=None) -> int:
 
 
 def covers(name: str, position: int) -> bool:
-    """Does the view reflect the (committed) transaction at `position`?"""
+    """Can the view be missing anything of the (committed) transaction at `position`? No when its
+    covered snapshot includes it, or when the transaction has finished and no committed event of
+    the view's types is unreflected (a command the view does not follow: nothing to wait for)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -174,7 +176,11 @@ def covers(name: str, position: int) -> bool:
             [position, name],
         )
         row = cursor.fetchone()
-    return bool(row and row[0])
+        if row and row[0]:
+            return True
+        # Committed first, then pending, each in its own statement (READ COMMITTED): whatever the
+        # transaction wrote is visible to the pending count that follows.
+        return committed(position) and pending_events(name, cursor) == 0
 
 
 def committed(position: int) -> bool:

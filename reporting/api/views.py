@@ -3,6 +3,8 @@
 import time
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from django_filters.rest_framework import DjangoFilterBackend
@@ -108,6 +110,7 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return self._with_validators(self.get_paginated_response(data), freshness)
 
     def retrieve(self, request, *args, **kwargs):
+        self._lookup_possible()  # a key no row can have is a 404 at once, not after a wait
         behind = self._await_position(request)
         if behind:
             return behind
@@ -116,6 +119,12 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if not_modified:
             return not_modified
         return self._with_validators(super().retrieve(request, *args, **kwargs), freshness)
+
+    def _lookup_possible(self) -> None:
+        try:
+            self.report.view._meta.pk.to_python(self.kwargs[self.lookup_field])
+        except DjangoValidationError:
+            raise Http404 from None
 
     def _not_modified(self, request, freshness):
         response = get_conditional_response(
