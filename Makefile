@@ -26,11 +26,15 @@ test: $(STAMP)
 	READ_MODEL_REFRESH=incremental $(PY) -m pytest $(PYTEST_ARGS) tests/reporting tests/orders tests/test_security.py tests/test_end_to_end_http.py
 
 ## Production: gunicorn + WhiteNoise. Needs DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS (and DATABASE_URL).
+## GUNICORN_TIMEOUT (s, default 300) must exceed a command's refresh (about 35 s at 1M orders)
+## plus its lock waits (READ_MODEL_LOCK_TIMEOUT per view): a worker killed mid-refresh is healed
+## by the next command, but its client gets no answer.
 serve-production: $(STAMP)
 	DJANGO_DEBUG=0 $(PY) manage.py check --deploy --fail-level WARNING
 	DJANGO_DEBUG=0 $(PY) manage.py migrate --noinput
 	DJANGO_DEBUG=0 $(PY) manage.py collectstatic --noinput
-	DJANGO_DEBUG=0 $(VENV)/bin/gunicorn config.wsgi --bind $${BIND:-0.0.0.0:8000} --workers $${WORKERS:-3}
+	DJANGO_DEBUG=0 $(VENV)/bin/gunicorn config.wsgi --bind $${BIND:-0.0.0.0:8000} --workers $${WORKERS:-3} \
+		--timeout $${GUNICORN_TIMEOUT:-300}
 
 ## Benchmarks (not part of make test): 10k and 100k orders; BENCH_ARGS=--full adds 1M
 bench: $(STAMP)

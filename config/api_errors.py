@@ -19,6 +19,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from orders import events
 from orders.exceptions import DomainError
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,14 @@ INVALID_INPUT = "Invalid input."
 NOT_FOUND = error_body("Not found.", "not_found")
 DATABASE_UNAVAILABLE = error_body(
     "The database is unavailable; nothing was changed. Retry shortly.", "database_unavailable"
+)
+# A command recorded its event in this request and its transaction was not seen to roll back: the
+# connection may have died at COMMIT, or after it. The client cannot know; the key makes it safe.
+OUTCOME_UNKNOWN = error_body(
+    "The database became unavailable while this command was being committed: it may or may not "
+    "have been applied. Retry it with the same Idempotency-Key to apply it exactly once, or read "
+    "the resource to find out.",
+    "database_unavailable",
 )
 DATABASE_REFUSED_INPUT = error_body(
     "The database refused this input; nothing was changed.", "invalid"
@@ -67,7 +76,7 @@ def _response_for(exc, context):
         return Response(exc.body(), status=exc.status_code)
     if isinstance(exc, OperationalError | InterfaceError):
         logger.warning("database unavailable: %s", exc)
-        return Response(DATABASE_UNAVAILABLE, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(unavailable_body(), status=status.HTTP_503_SERVICE_UNAVAILABLE)
     if isinstance(exc, DataError):
         # A value the validators let through but PostgreSQL refused (e.g. numeric out of range).
         logger.warning("database refused input: %s", exc)
@@ -97,5 +106,10 @@ def server_error(request, *args, **kwargs):
     return JsonResponse(SERVER_ERROR, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
 
 
+def unavailable_body() -> dict:
+    """Say "nothing was changed" only when no command may have committed in this request."""
+    return DATABASE_UNAVAILABLE if events.command_position.get() is None else OUTCOME_UNKNOWN
+
+
 def database_unavailable(request=None, *args, **kwargs):
-    return JsonResponse(DATABASE_UNAVAILABLE, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    return JsonResponse(unavailable_body(), status=status.HTTP_503_SERVICE_UNAVAILABLE)

@@ -1,6 +1,7 @@
 """Turns a lost database connection into a 503 JSON answer on every page, API or not.
 
-The body is config.api_errors' DATABASE_UNAVAILABLE, the one the API's handler gives too.
+The body is config.api_errors' (the one the API's handler gives too): "nothing was changed" only
+when no command recorded an event in this request; otherwise the outcome is unknown.
 """
 
 import logging
@@ -8,6 +9,7 @@ import logging
 from django.db import InterfaceError, OperationalError
 
 from config.api_errors import database_unavailable
+from orders import events
 
 logger = logging.getLogger(__name__)
 
@@ -17,11 +19,15 @@ class DatabaseUnavailableMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # Whether a command recorded an event in this request decides what a 503 may claim.
+        token = events.command_position.set(None)
         try:
             return self.get_response(request)
         except (OperationalError, InterfaceError) as error:
             # Raised outside a view (e.g. while loading the session): no stack trace for clients.
             return self._unavailable(error)
+        finally:
+            events.command_position.reset(token)
 
     def process_exception(self, request, exception):
         if isinstance(exception, OperationalError | InterfaceError):

@@ -5,7 +5,7 @@ order tables. Each command appends its event in the same transaction, and the re
 after commit (orders.events).
 """
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -135,7 +135,11 @@ def order_create(*, customer_id: int, lines: Iterable[Mapping]) -> Order:
 
 @transaction.atomic
 def order_line_add(
-    *, order_id: int, product_id: int, quantity: int, expected_version: int | None = None
+    *,
+    order_id: int,
+    product_id: int,
+    quantity: int,
+    expected_version: int | Collection[int] | None = None,
 ) -> OrderLine:
     order = _pending_order(order_id, expected_version, "add lines")
     product = Product.objects.filter(pk=product_id).first()
@@ -159,7 +163,11 @@ def order_line_add(
 
 @transaction.atomic
 def order_line_update(
-    *, order_id: int, line_id: int, quantity: int, expected_version: int | None = None
+    *,
+    order_id: int,
+    line_id: int,
+    quantity: int,
+    expected_version: int | Collection[int] | None = None,
 ) -> OrderLine:
     """Change a line's quantity; its captured unit price stays."""
     order = _pending_order(order_id, expected_version, "change lines")
@@ -182,7 +190,9 @@ def order_line_update(
 
 
 @transaction.atomic
-def order_line_remove(*, order_id: int, line_id: int, expected_version: int | None = None) -> Order:
+def order_line_remove(
+    *, order_id: int, line_id: int, expected_version: int | Collection[int] | None = None
+) -> Order:
     """Remove a line; the last line of an order cannot be removed (cancel the order instead)."""
     order = _pending_order(order_id, expected_version, "remove lines")
     line = order.lines.get(pk=line_id)
@@ -218,19 +228,19 @@ class Transition:
     service: Callable[..., Order]
 
 
-def order_pay(*, order_id: int, expected_version: int | None = None) -> Order:
+def order_pay(*, order_id: int, expected_version: int | Collection[int] | None = None) -> Order:
     return _order_transition(TRANSITIONS["pay"], order_id, expected_version)
 
 
-def order_ship(*, order_id: int, expected_version: int | None = None) -> Order:
+def order_ship(*, order_id: int, expected_version: int | Collection[int] | None = None) -> Order:
     return _order_transition(TRANSITIONS["ship"], order_id, expected_version)
 
 
-def order_deliver(*, order_id: int, expected_version: int | None = None) -> Order:
+def order_deliver(*, order_id: int, expected_version: int | Collection[int] | None = None) -> Order:
     return _order_transition(TRANSITIONS["deliver"], order_id, expected_version)
 
 
-def order_cancel(*, order_id: int, expected_version: int | None = None) -> Order:
+def order_cancel(*, order_id: int, expected_version: int | Collection[int] | None = None) -> Order:
     return _order_transition(TRANSITIONS["cancel"], order_id, expected_version)
 
 
@@ -269,7 +279,9 @@ TRANSITIONS: dict[str, Transition] = {
 
 
 @transaction.atomic
-def _order_transition(transition: Transition, order_id: int, expected_version: int | None) -> Order:
+def _order_transition(
+    transition: Transition, order_id: int, expected_version: int | Collection[int] | None
+) -> Order:
     order = order_lock(order_id)
     _check_version(order, expected_version)
     if order.status not in transition.allowed_from:
@@ -290,7 +302,9 @@ def _order_transition(transition: Transition, order_id: int, expected_version: i
     return order
 
 
-def _pending_order(order_id: int, expected_version: int | None, action: str) -> Order:
+def _pending_order(
+    order_id: int, expected_version: int | Collection[int] | None, action: str
+) -> Order:
     order = order_lock(order_id)
     _check_version(order, expected_version)
     if order.status != OrderStatus.PENDING:
@@ -303,10 +317,19 @@ def _pending_order(order_id: int, expected_version: int | None, action: str) -> 
     return order
 
 
-def _check_version(order: Order, expected_version: int | None) -> None:
-    if expected_version is not None and expected_version != order.version:
+def _check_version(order: Order, expected_version: int | Collection[int] | None) -> None:
+    """`expected_version`: the version the caller saw, or the versions any of which it accepts
+    (If-Match lists; empty when none of its tags can match)."""
+    if expected_version is None:
+        return
+    accepted = {expected_version} if isinstance(expected_version, int) else set(expected_version)
+    if order.version not in accepted:
+        if not accepted:
+            seen = "and If-Match names none of its versions"
+        else:
+            seen = "not " + " or ".join(str(version) for version in sorted(accepted))
         raise VersionMismatch(
-            f"The order is at version {order.version}, not {expected_version}.",
+            f"The order is at version {order.version}, {seen}.",
             order_id=order.pk,
             status=order.status,
             version=order.version,

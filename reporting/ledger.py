@@ -49,7 +49,8 @@ def view_states() -> list[ViewState]:
 
 
 def tickets_take(names) -> dict[str, int]:
-    """One ticket per named view, plus one for every stale view so that it gets healed.
+    """One ticket per named view, plus one for every stale view and every view with a ticket no
+    refresh has covered (its refresher died, or could not mark it stale), so that it gets healed.
 
     A ticket means a command committed without its view's read table following it: the table is
     no longer current (the incremental strategy needs a rebuild before it can serve it).
@@ -59,7 +60,9 @@ def tickets_take(names) -> dict[str, int]:
             f"""
             INSERT INTO {LEDGER} AS v (name, requested)
             SELECT DISTINCT n, 1 FROM unnest(
-                %s::text[] || ARRAY(SELECT name FROM {LEDGER} WHERE status = 'stale')
+                %s::text[] || ARRAY(
+                    SELECT name FROM {LEDGER} WHERE status = 'stale' OR completed < requested
+                )
             ) AS n
             ON CONFLICT (name) DO UPDATE SET requested = v.requested + 1, table_current = false
             RETURNING name, requested
@@ -67,6 +70,25 @@ def tickets_take(names) -> dict[str, int]:
             [sorted(set(names))],
         )
         return dict(cursor.fetchall())
+
+
+def unfinished(lock_namespace: int) -> set[str]:
+    """Views with a ticket no refresh covered and no refresher holding or awaiting their advisory
+    lock: whoever took the ticket died mid-refresh (or could not even mark the view stale)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT v.name FROM {LEDGER} v
+            WHERE v.completed < v.requested AND NOT EXISTS (
+                SELECT 1 FROM pg_locks l
+                WHERE l.locktype = 'advisory' AND l.objsubid = 2
+                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                  AND l.classid = %s::oid AND l.objid = hashtext(v.name)::oid
+            )
+            """,
+            [lock_namespace],
+        )
+        return {name for (name,) in cursor.fetchall()}
 
 
 def counters_read(cursor, name: str) -> tuple[int, int]:
@@ -163,7 +185,9 @@ def pending_events_after(name: str, covered_snapshot: str, cursor=None) -> int:
 
 
 def covers(name: str, position: int) -> bool:
-    """Does the view reflect the (committed) transaction at `position`?"""
+    """Can the view be missing anything of the (committed) transaction at `position`? No when its
+    covered snapshot includes it, or when the transaction has finished and no committed event of
+    the view's types is unreflected (a command the view does not follow: nothing to wait for)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -174,7 +198,11 @@ def covers(name: str, position: int) -> bool:
             [position, name],
         )
         row = cursor.fetchone()
-    return bool(row and row[0])
+        if row and row[0]:
+            return True
+        # Committed first, then pending, each in its own statement (READ COMMITTED): whatever the
+        # transaction wrote is visible to the pending count that follows.
+        return committed(position) and pending_events(name, cursor) == 0
 
 
 def committed(position: int) -> bool:

@@ -9,6 +9,13 @@ current inside each command's transaction by the incremental strategy (reporting
 from django.db import models
 from django_pgviews import view as pg
 
+# Report money: wide enough for every sum the write model can produce, so a committed command can
+# never overflow a report. A line is at most 9,999,999,999.99 x 10,000 < 10^14, and there are fewer
+# than 2^63 < 10^19 lines, so any sum of them is below 10^33: 38 integer digits hold it with room.
+MONEY_DIGITS = 40
+REPORT_MONEY = {"max_digits": MONEY_DIGITS, "decimal_places": 2}
+MONEY_SQL = f"numeric({MONEY_DIGITS}, 2)"
+
 # Per-order totals of non-cancelled orders, shared by the views that aggregate money.
 _LIVE_ORDER_TOTALS = """
     SELECT o.id, o.customer_id, o.created_at, sum(l.quantity * l.unit_price) AS total
@@ -22,12 +29,12 @@ _LIVE_ORDER_TOTALS = """
 class OrderSummary(pg.ReadOnlyMaterializedView):
     """One row per order, cancelled ones included."""
 
-    sql = """
+    sql = f"""
         SELECT o.id AS order_id, o.customer_id, c.name AS customer_name, c.email AS customer_email,
                o.status, o.version, o.created_at, o.updated_at,
                count(l.id) AS line_count,
                coalesce(sum(l.quantity), 0) AS item_count,
-               coalesce(sum(l.quantity * l.unit_price), 0)::numeric(14, 2) AS total_amount
+               coalesce(sum(l.quantity * l.unit_price), 0)::{MONEY_SQL} AS total_amount
         FROM orders_order o
         JOIN orders_customer c ON c.id = o.customer_id
         LEFT JOIN orders_orderline l ON l.order_id = o.id
@@ -45,7 +52,7 @@ class OrderSummary(pg.ReadOnlyMaterializedView):
     updated_at = models.DateTimeField()
     line_count = models.IntegerField()
     item_count = models.BigIntegerField()
-    total_amount = models.DecimalField(max_digits=14, decimal_places=2)
+    total_amount = models.DecimalField(**REPORT_MONEY)
 
     class Meta:
         managed = False
@@ -68,7 +75,7 @@ class CustomerStats(pg.ReadOnlyMaterializedView):
     sql = f"""
         SELECT c.id AS customer_id, c.name, c.email,
                count(t.id) AS order_count,
-               coalesce(sum(t.total), 0)::numeric(14, 2) AS lifetime_value,
+               coalesce(sum(t.total), 0)::{MONEY_SQL} AS lifetime_value,
                min(t.created_at) AS first_order_at,
                max(t.created_at) AS last_order_at
         FROM orders_customer c
@@ -81,7 +88,7 @@ class CustomerStats(pg.ReadOnlyMaterializedView):
     name = models.CharField(max_length=200)
     email = models.CharField(max_length=254)
     order_count = models.BigIntegerField()
-    lifetime_value = models.DecimalField(max_digits=14, decimal_places=2)
+    lifetime_value = models.DecimalField(**REPORT_MONEY)
     first_order_at = models.DateTimeField(null=True)
     last_order_at = models.DateTimeField(null=True)
 
@@ -102,10 +109,10 @@ class CustomerStats(pg.ReadOnlyMaterializedView):
 class ProductSales(pg.ReadOnlyMaterializedView):
     """One row per product, including those never sold (zeros); price and name are current."""
 
-    sql = """
+    sql = f"""
         SELECT p.id AS product_id, p.sku, p.name, p.unit_price, p.is_active,
                coalesce(s.units_sold, 0) AS units_sold,
-               coalesce(s.revenue, 0)::numeric(14, 2) AS revenue,
+               coalesce(s.revenue, 0)::{MONEY_SQL} AS revenue,
                coalesce(s.order_count, 0) AS order_count
         FROM orders_product p
         LEFT JOIN (
@@ -126,7 +133,7 @@ class ProductSales(pg.ReadOnlyMaterializedView):
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)
     is_active = models.BooleanField()
     units_sold = models.BigIntegerField()
-    revenue = models.DecimalField(max_digits=14, decimal_places=2)
+    revenue = models.DecimalField(**REPORT_MONEY)
     order_count = models.BigIntegerField()
 
     class Meta:
@@ -149,8 +156,8 @@ class DailyRevenue(pg.ReadOnlyMaterializedView):
     sql = f"""
         SELECT (t.created_at AT TIME ZONE 'UTC')::date AS day,
                count(*) AS order_count,
-               sum(t.total)::numeric(14, 2) AS revenue,
-               round(sum(t.total) / count(*), 2)::numeric(14, 2) AS average_order_value
+               sum(t.total)::{MONEY_SQL} AS revenue,
+               round(sum(t.total) / count(*), 2)::{MONEY_SQL} AS average_order_value
         FROM ({_LIVE_ORDER_TOTALS}) t
         GROUP BY 1
     """
@@ -158,8 +165,8 @@ class DailyRevenue(pg.ReadOnlyMaterializedView):
 
     day = models.DateField(primary_key=True)
     order_count = models.BigIntegerField()
-    revenue = models.DecimalField(max_digits=14, decimal_places=2)
-    average_order_value = models.DecimalField(max_digits=14, decimal_places=2)
+    revenue = models.DecimalField(**REPORT_MONEY)
+    average_order_value = models.DecimalField(**REPORT_MONEY)
 
     class Meta:
         managed = False

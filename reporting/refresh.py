@@ -86,6 +86,11 @@ def refresh_view_reporting_errors(name: str, **options) -> RefreshResult:
         return RefreshResult(view=name, refreshed=False, error=str(failure.error))
 
 
+def unfinished() -> set[str]:
+    """Views left behind with an uncovered ticket and nobody refreshing them (ledger.unfinished)."""
+    return ledger.unfinished(ADVISORY_LOCK_NAMESPACE)
+
+
 def view_lock(cursor, name: str) -> None:
     """The view's advisory lock, until the transaction ends: one refresher of a view at a time."""
     cursor.execute(
@@ -102,7 +107,8 @@ def refresh_view(
     """One view, one short transaction, under the view's advisory lock. Raises RefreshFailed.
 
     Skipped when `ticket` is already covered, or (`only_if_behind`, the async worker) when the
-    view already reflects every committed event of its types: another worker got there first.
+    view already reflects every committed event of its types and every ticket: another worker got
+    there first.
     """
     table = connection.ops.quote_name(report_get(name).view._meta.db_table)
     try:
@@ -113,7 +119,11 @@ def refresh_view(
             requested, completed = ledger.counters_read(cursor, name)
             if ticket is not None and completed >= ticket:
                 return RefreshResult(view=name, refreshed=False)
-            if only_if_behind and ledger.pending_events(name, cursor) == 0:
+            if (
+                only_if_behind
+                and completed >= requested
+                and ledger.pending_events(name, cursor) == 0
+            ):
                 return RefreshResult(view=name, refreshed=False)
             # Everything visible to this snapshot is visible to the REFRESH's later one.
             cursor.execute("SELECT pg_current_snapshot()::text")

@@ -24,10 +24,10 @@ def refresh_dirty() -> list[refresh.RefreshResult]:
     """Refresh, in the fixed order, each view that is behind the event log."""
     ledger.ensure()
     results = []
+    unfinished = refresh.unfinished()  # tickets a dead process took and never covered
     for name in NAMES:
-        if (
-            ledger.pending_events(name) > 0
-        ):  # checked again under the view's lock: another worker may win
+        # checked again under the view's lock: another worker may win
+        if name in unfinished or ledger.pending_events(name) > 0:
             results.append(refresh.refresh_view_reporting_errors(name, only_if_behind=True))
     return results
 

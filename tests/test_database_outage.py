@@ -8,6 +8,7 @@ import requests
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
+from orders import events
 from orders.models import DomainEvent, Order
 from tests.db import other_session
 from tests.factories import customer_make, make_user, order_make, product_make
@@ -92,9 +93,57 @@ def test_a_command_cut_off_mid_transaction_leaves_nothing_behind(http):
         sender.join(timeout=30)
         blocker.rollback()
 
-    # then: a 503, and neither the order row nor an event survived
+    # then: a 503 that does not claim to know the outcome (the connection died at COMMIT: the
+    # client cannot tell whether it committed) and points to the safe retry
     assert result["response"].status_code == 503
+    answer = result["response"].json()
+    assert answer["code"] == "database_unavailable"
+    assert "nothing was changed" not in answer["detail"]
+    assert "Idempotency-Key" in answer["detail"]
+    # and in fact neither the order row nor an event survived
     assert not Order.objects.filter(customer=customer).exists()
     assert DomainEvent.objects.count() == events_before
     # and the next command goes through
     assert session.post(f"{base}/api/orders/", json=body).status_code == 201
+
+
+class _CutAfterCommit:
+    """A read model that cuts its own request's connection once, right after a command commits."""
+
+    def __init__(self):
+        self.fired = False
+
+    def event_recorded(self, event):
+        pass
+
+    def events_committed(self, event_types):
+        if self.fired:
+            return
+        self.fired = True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (pid,) = cursor.fetchone()
+        with other_session() as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    def bulk_loaded(self):
+        pass
+
+
+def test_the_database_going_away_after_a_commit_never_says_nothing_was_changed(http):
+    base, session = http
+    customer, product = customer_make(), product_make()
+    cutter = _CutAfterCommit()
+    events.read_model_subscribe(cutter)
+    try:
+        body = {"customer_id": customer.pk, "lines": [{"product_id": product.pk, "quantity": 2}]}
+        response = session.post(f"{base}/api/orders/", json=body)
+    finally:
+        events._read_models.remove(cutter)
+    assert cutter.fired
+
+    # then: the order committed, and the answer (built inside the transaction) says so
+    placed = Order.objects.get(customer=customer)
+    assert response.status_code == 201, response.text
+    assert response.json()["id"] == placed.pk
+    assert response.json()["lines"][0]["quantity"] == 2

@@ -234,3 +234,12 @@ def test_the_schema_documents_detail_and_code_on_every_command_error(api):
         assert required(responses[status]) >= {"detail", "code"}, status
     assert required(responses["409"]) >= {"detail", "code", "status", "version"}
     assert required(responses["412"]) >= {"detail", "code", "current_version"}
+
+
+@pytest.mark.parametrize("depth", [33, 1000, 100_000])
+@pytest.mark.parametrize("path", ["/api/customers/", "/api/orders/"])
+def test_json_nested_too_deep_is_a_400_parse_error(api, path, depth):
+    body = '{"name": ' + "[" * depth + "]" * depth + ', "email": "a@x.io"}'
+    response = api.generic("POST", path, body, content_type="application/json")
+    assert response.status_code == 400, response.content[:200]
+    assert response.json()["code"] == "parse_error"

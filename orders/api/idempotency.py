@@ -3,11 +3,13 @@
 The key row is inserted in the same transaction as the command, so a concurrent duplicate waits on
 the unique index until the first commits, then replays its stored response: exactly one write.
 Only successful results are stored; a failed command rolls its key back with everything else.
+A replay is answered only after the read-model work of the replayed command (see
+_read_model_work_again): a retry never sees its command missing from a report.
 """
 
 import hashlib
 import json
-from functools import wraps
+from functools import partial, wraps
 
 from django.db import connection, transaction
 from rest_framework import status
@@ -15,7 +17,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 
 from orders import events
-from orders.models import IdempotencyKey
+from orders.models import DomainEvent, IdempotencyKey
 
 REPLAYED_HEADERS = ("ETag", "Location")
 POSITION_HEADER = "X-Command-Position"
@@ -43,6 +45,7 @@ def idempotent(view_method):
                     raise IdempotencyKeyReused()
                 response = Response(record.body, status=record.status_code, headers=record.headers)
                 response["Idempotent-Replayed"] = "true"
+                _read_model_work_again(record.headers.get(POSITION_HEADER))
                 return response
             response = view_method(self, request, *args, **kwargs)
             record.status_code = response.status_code
@@ -54,6 +57,18 @@ def idempotent(view_method):
             return response
 
     return wrapper
+
+
+def _read_model_work_again(position: str | None) -> None:
+    """A replay answers no sooner than the first request: after this transaction commits, the
+    replayed command's events are handed to the read model again, so (in sync mode) the replay
+    waits for any refresh of those views still running, refreshes them if it must, and says so with
+    X-Read-Model-Stale when a view still cannot be refreshed."""
+    if position is None:
+        return
+    types = set(DomainEvent.objects.filter(txid=int(position)).values_list("event_type", flat=True))
+    if types:
+        transaction.on_commit(partial(events.events_committed, tuple(sorted(types))), robust=True)
 
 
 def _claim(user, key: str, fingerprint: str) -> IdempotencyKey:

@@ -61,5 +61,6 @@ IF_MATCH = OpenApiParameter(
     "If-Match",
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
-    description='The order version the client last saw, e.g. "3"; a stale one is refused (412).',
+    description='The order version the client last saw, e.g. "3" (a list of entity tags, '
+    "compared strongly: weak tags never match); one that does not match is refused (412).",
 )

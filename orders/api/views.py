@@ -1,5 +1,13 @@
-"""Command API: each view validates input, calls one service, and serializes its result."""
+"""Command API: each view validates input, calls one service, and serializes its result.
 
+The service and the serialization of its result run in one transaction: the answer is built
+before the commit, so the database going away afterwards cannot turn a committed command into an
+error that says nothing changed.
+"""
+
+from functools import wraps
+
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -23,9 +31,30 @@ from orders.services import Transition
 ORDER_CHANGE = ["orders.change_order"]
 
 
+def answered_in_transaction(handler):
+    """Run a command handler, response body included, in one transaction."""
+
+    @wraps(handler)
+    def wrapper(self, request, *args, **kwargs):
+        with transaction.atomic():
+            try:
+                return handler(self, request, *args, **kwargs)
+            except BaseException:
+                events.command_position.set(None)  # rolled back: no event of it committed
+                raise
+
+    return wrapper
+
+
 class CommandApi(APIView):
     permission_classes = [CommandPermission]
     required_permissions: dict[str, list[str]] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for method in ("post", "put", "patch", "delete"):
+            if method in cls.__dict__:
+                setattr(cls, method, answered_in_transaction(cls.__dict__[method]))
 
     def initial(self, request, *args, **kwargs):
         events.command_position.set(None)

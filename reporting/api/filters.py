@@ -5,9 +5,15 @@ from django_filters import rest_framework as filters
 
 from orders.events import ALL_EVENT_TYPES
 from orders.models import DomainEvent, OrderStatus
-from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales
+from reporting.models import (
+    REPORT_MONEY,
+    CustomerStats,
+    DailyRevenue,
+    OrderSummary,
+    ProductSales,
+)
 
-MONEY_FILTER = {"max_digits": 14, "decimal_places": 2}
+MONEY_FILTER = REPORT_MONEY
 
 
 class IdFilter(filters.NumberFilter):

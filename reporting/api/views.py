@@ -3,6 +3,9 @@
 import time
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models.expressions import RawSQL
+from django.http import Http404
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from django_filters.rest_framework import DjangoFilterBackend
@@ -45,6 +48,8 @@ MIN_POSITION = OpenApiParameter(
     "whose X-Command-Position this is; 504 if it does not in time.",
 )
 MAX_POSITION = 2**63 - 1
+# Every transaction below it has finished (committed or aborted) for this statement's snapshot.
+_SNAPSHOT_XMIN = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
 
 def report_schema(serializer):
@@ -108,6 +113,7 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return self._with_validators(self.get_paginated_response(data), freshness)
 
     def retrieve(self, request, *args, **kwargs):
+        self._lookup_possible()  # a key no row can have is a 404 at once, not after a wait
         behind = self._await_position(request)
         if behind:
             return behind
@@ -116,6 +122,12 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if not_modified:
             return not_modified
         return self._with_validators(super().retrieve(request, *args, **kwargs), freshness)
+
+    def _lookup_possible(self) -> None:
+        try:
+            self.report.view._meta.pk.to_python(self.kwargs[self.lookup_field])
+        except DjangoValidationError:
+            raise Http404 from None
 
     def _not_modified(self, request, freshness):
         response = get_conditional_response(
@@ -194,9 +206,22 @@ REPORT_VIEWSETS = {report.name: report_viewset(report) for report in REPORTS}
     retrieve=extend_schema(responses={200: serializers.DomainEventSerializer, **REPORT_ERRORS}),
 )
 class DomainEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """The event log, newest first: the audit trail, and what drives the views' positions."""
+    """The event log, newest first: the audit trail, and what drives the views' positions.
+
+    The list is a feed with a cursor (`after_position`) that never skips a committed event: it
+    delivers only events whose transaction is below the reader's snapshot xmin, so every
+    transaction at or below a delivered position has already finished. A transaction that got a
+    lower id and is still in progress holds the feed back until it ends.
+    """
 
     queryset = DomainEvent.objects.order_by("-id")
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "list":
+            queryset = queryset.filter(txid__lt=RawSQL(_SNAPSHOT_XMIN, []))
+        return queryset
+
     serializer_class = serializers.DomainEventSerializer
     filterset_class = filters.DomainEventFilter
     filter_backends = [DjangoFilterBackend]

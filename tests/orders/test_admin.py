@@ -173,3 +173,26 @@ def test_the_event_log_in_the_admin_is_read_only(admin_client):
     admin_client.post(f"/admin/orders/domainevent/{event.pk}/change/", {"payload": "{}"})
     event.refresh_from_db()
     assert event.payload == payload
+
+
+def test_a_view_only_analyst_cannot_refresh_views_from_the_admin(client, fresh_views):
+    from orders import roles
+    from reporting.models import ViewState
+
+    analyst = make_user("staff-analyst", group=roles.ANALYSTS)
+    analyst.is_staff = True
+    analyst.save()
+    client.force_login(analyst)
+    before = ViewState.objects.get(name="order_summary").refresh_count
+    assert client.get("/admin/reporting/viewstate/").status_code == 200  # may look
+
+    response = client.post(
+        "/admin/reporting/viewstate/",
+        {"action": "refresh_selected", "_selected_action": ["order_summary"]},
+        follow=True,
+    )
+
+    assert response.status_code in (200, 403)
+    assert ViewState.objects.get(name="order_summary").refresh_count == before
+    messages = [str(m) for m in response.context["messages"]] if response.context else []
+    assert not any("refreshed in" in m for m in messages)

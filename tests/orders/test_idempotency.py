@@ -114,3 +114,88 @@ def test_old_keys_can_be_purged_and_then_reused(api, capsys):
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new-key"]
     reused = post(api, "/api/customers/", {"name": "C", "email": "c@x.io"}, "old-key")
     assert reused.status_code == 201 and "Idempotent-Replayed" not in reused
+
+
+@pytest.fixture
+def held_order_summary_lock():
+    """Another session holds the order summary's refresh lock: refreshes of it wait (or time out)."""
+    from reporting.refresh import ADVISORY_LOCK_NAMESPACE
+    from tests.db import other_session
+
+    with other_session(autocommit=False) as blocker:
+        blocker.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext('order_summary'))", [ADVISORY_LOCK_NAMESPACE]
+        )
+        yield blocker
+        blocker.rollback()
+
+
+def _waiting_for_a_lock() -> bool:
+    from tests.db import other_session
+
+    with other_session() as admin:
+        return bool(
+            admin.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock'"
+            ).fetchall()
+        )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_replay_does_not_answer_before_the_first_requests_refresh(
+    live_server, fresh_views, settings, held_order_summary_lock
+):
+    import time
+
+    import requests
+
+    from tests.factories import customer_make, product_make
+
+    settings.READ_MODEL_REFRESH = "sync"
+    token = Token.objects.create(user=make_user("retrier", superuser=True)).key
+    headers = {"Authorization": f"Token {token}", "Idempotency-Key": "slow-1"}
+    customer, product = customer_make(), product_make()
+    body = {"customer_id": customer.pk, "lines": [{"product_id": product.pk, "quantity": 1}]}
+    answers = {}
+
+    def send(name):
+        answers[name] = requests.post(f"{live_server.url}/api/orders/", json=body, headers=headers)
+
+    first = threading.Thread(target=send, args=("first",))
+    first.start()
+    deadline = time.monotonic() + 10
+    while not _waiting_for_a_lock():  # the first committed and waits to refresh the summary
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    threading.Timer(1.5, held_order_summary_lock.rollback).start()
+
+    # when: the client retries while the first request is still refreshing
+    retry = requests.post(f"{live_server.url}/api/orders/", json=body, headers=headers)
+
+    # then: the replay is answered only once the command is visible in every report
+    order_id = retry.json()["id"]
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    report = requests.get(f"{live_server.url}/api/reports/orders/{order_id}/", headers=headers)
+    assert report.status_code == 200
+    first.join(timeout=30)
+    assert answers["first"].status_code == 201
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_replay_says_so_when_the_read_model_is_still_stale(
+    api, fresh_views, settings, held_order_summary_lock
+):
+    from tests.factories import customer_make, product_make
+
+    settings.READ_MODEL_REFRESH = "sync"
+    settings.READ_MODEL_LOCK_TIMEOUT = "200ms"
+    customer, product = customer_make(), product_make()
+    body = {"customer_id": customer.pk, "lines": [{"product_id": product.pk, "quantity": 1}]}
+    first = post(api, "/api/orders/", body, "stale-1")
+    assert first.status_code == 201 and first["X-Read-Model-Stale"] == "order_summary"
+
+    again = post(api, "/api/orders/", body, "stale-1")
+
+    assert again["Idempotent-Replayed"] == "true"
+    assert again["X-Read-Model-Stale"] == "order_summary"

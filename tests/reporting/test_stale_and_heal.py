@@ -65,3 +65,49 @@ def test_the_next_command_heals_a_stale_view_it_does_not_affect(
     assert "X-Read-Model-Stale" not in response
     assert ViewState.objects.get(name="product_sales").status == "fresh"
     assert api.get(f"/api/reports/products/{product.pk}/").json()["name"] == "Renamed"
+
+
+def test_a_ticket_its_refresher_never_finished_is_degraded_and_healed(
+    api, fresh_views, settings, sync_strategy
+):
+    # given: a command committed and took its ticket, then its process died before the refresh
+    # finished (a gunicorn timeout, a kill) and could not mark the view stale: the ledger still says
+    # fresh, with completed < requested
+    from reporting import ledger
+
+    settings.READ_MODEL_REFRESH = "off"
+    product = product_make()
+    ledger.tickets_take(["product_sales"])
+    state = ViewState.objects.get(name="product_sales")
+    assert (state.status, state.completed < state.requested) == ("fresh", True)
+    settings.READ_MODEL_REFRESH = "sync"
+
+    # then: health says so
+    health = api.get("/healthz")
+    assert health.status_code == 503
+    assert health.json()["views"]["product_sales"]["status"] == "unfinished"
+    assert api.get(f"/api/reports/products/{product.pk}/").status_code == 404
+
+    # when: the next command, one that does not affect product sales, runs
+    response = api.post("/api/customers/", {"name": "B", "email": "b@x.io"}, format="json")
+
+    # then: it healed the view
+    assert response.status_code == 201 and "X-Read-Model-Stale" not in response
+    state = ViewState.objects.get(name="product_sales")
+    assert state.completed == state.requested
+    assert api.get(f"/api/reports/products/{product.pk}/").status_code == 200
+    assert api.get("/healthz").status_code == 200
+
+
+def test_the_async_worker_heals_an_unfinished_ticket(api, fresh_views, settings):
+    from reporting import ledger, worker
+
+    settings.READ_MODEL_REFRESH = "async"
+    ledger.tickets_take(["daily_revenue"])  # its taker died; no event is pending
+    assert api.get("/healthz").status_code == 503
+
+    worker.refresh_dirty()
+
+    state = ViewState.objects.get(name="daily_revenue")
+    assert state.completed == state.requested
+    assert api.get("/healthz").status_code == 200
