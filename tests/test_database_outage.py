@@ -71,8 +71,8 @@ def test_a_command_cut_off_mid_transaction_leaves_nothing_behind(http):
     events_before = DomainEvent.objects.count()
     with other_session(autocommit=False) as blocker, other_session() as admin:
         # the command writes its order, lines and event; at COMMIT the deferred foreign-key check
-        # waits for the product row held here
-        blocker.execute("SELECT 1 FROM orders_product WHERE id = %s FOR UPDATE", [product.pk])
+        # waits for the customer row held here (the products it locks up front, before writing)
+        blocker.execute("SELECT 1 FROM orders_customer WHERE id = %s FOR UPDATE", [customer.pk])
         result = {}
         body = {"customer_id": customer.pk, "lines": [{"product_id": product.pk, "quantity": 1}]}
         sender = threading.Thread(
