@@ -235,24 +235,53 @@ class Freshness:
     position: int = 0  # event-log position the report reflects
     covered_snapshot: str = ""  # the snapshot behind that position ("" before the first refresh)
     pending: int | None = None  # committed events not reflected, when already known
+    row_count: int | None = None  # rows of the whole report, when known without counting them
+
+
+# The ledger row and the committed events its covered snapshot does not include, in one query
+# (the request path reads both): as _UNREFLECTED, with the snapshot taken from the row.
+_VIEW_FRESHNESS = f"""
+    SELECT v.refresh_count, v.last_refreshed_at, v.previous_refreshed_at, v.position,
+           v.covered_snapshot, v.row_count,
+           (SELECT count(*) FROM {EVENTS} e
+            WHERE e.event_type = ANY(%(types)s)
+              AND e.txid >= coalesce(pg_snapshot_xmin(s.snapshot)::text::bigint, 0)
+              AND (s.snapshot IS NULL
+                   OR NOT pg_visible_in_snapshot(e.txid::text::xid8, s.snapshot)))
+    FROM {LEDGER} v, LATERAL (SELECT nullif(v.covered_snapshot, '')::pg_snapshot AS snapshot) s
+    WHERE v.name = %(name)s
+"""
 
 
 def freshness_get(name: str) -> Freshness:
-    """Validators of a view refreshed as a whole: they change with each refresh."""
-    state = ViewState.objects.filter(name=name).first()
-    if state is None or state.last_refreshed_at is None:
+    """Validators of a view refreshed as a whole (they change with each refresh), the position it
+    reflects, what it does not reflect yet, and its row count as of that refresh: one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(_VIEW_FRESHNESS, {"name": name, "types": event_types_changing(name)})
+        row = cursor.fetchone()
+    if row is None:  # no ledger row yet (a flushed database): nothing known
         return Freshness(
             view=name, etag=f'"{name}-0"', last_modified=None, comparable_timestamp=None
         )
-    refreshed = state.last_refreshed_at
-    etag = f'"{name}-{state.refresh_count}-{int(refreshed.timestamp() * 1_000_000)}"'
+    refresh_count, refreshed, previous, position, snapshot, row_count, pending = row
+    if refreshed is None:  # never refreshed: the rows migrate created it with
+        return Freshness(
+            view=name,
+            etag=f'"{name}-0"',
+            last_modified=None,
+            comparable_timestamp=None,
+            covered_snapshot=snapshot,
+            pending=pending,
+        )
     return Freshness(
         view=name,
-        etag=etag,
+        etag=f'"{name}-{refresh_count}-{int(refreshed.timestamp() * 1_000_000)}"',
         last_modified=refreshed,
-        comparable_timestamp=last_modified_for_comparison(refreshed, state.previous_refreshed_at),
-        position=state.position,
-        covered_snapshot=state.covered_snapshot,
+        comparable_timestamp=last_modified_for_comparison(refreshed, previous),
+        position=position,
+        covered_snapshot=snapshot,
+        pending=pending,
+        row_count=row_count,
     )
 
 

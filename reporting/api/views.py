@@ -18,12 +18,12 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from orders.models import DomainEvent
 from reporting import ledger
 from reporting.api import filters, serializers
+from reporting.api.pagination import ReportCursorPagination, ReportPagination
 from reporting.api.permissions import CanViewReport
 from reporting.catalog import REPORTS, Report
 from reporting.strategy import serves_tables
@@ -47,6 +47,12 @@ MIN_POSITION = OpenApiParameter(
     description="Wait (up to READ_MODEL_WAIT_SECONDS) until the report reflects the command "
     "whose X-Command-Position this is; 504 if it does not in time.",
 )
+CURSOR = OpenApiParameter(
+    "cursor",
+    OpenApiTypes.STR,
+    description="Cursor paging: empty for the first page, then follow `next`. Flat cost at any "
+    "depth; the page has `count: null`.",
+)
 MAX_POSITION = 2**63 - 1
 # Every transaction below it has finished (committed or aborted) for this statement's snapshot.
 _SNAPSHOT_XMIN = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
@@ -55,18 +61,13 @@ _SNAPSHOT_XMIN = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 def report_schema(serializer):
     return extend_schema_view(
         list=extend_schema(
-            parameters=[MIN_POSITION], responses={200: serializer(many=True), **REPORT_ERRORS}
+            parameters=[MIN_POSITION, CURSOR],
+            responses={200: serializer(many=True), **REPORT_ERRORS},
         ),
         retrieve=extend_schema(
             parameters=[MIN_POSITION], responses={200: serializer, **REPORT_ERRORS}
         ),
     )
-
-
-class ReportPagination(PageNumberPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 1000
 
 
 class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -108,9 +109,17 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         not_modified = self._not_modified(request, freshness)
         if not_modified:
             return not_modified
+        if CURSOR.name in request.query_params:
+            self._paginator = ReportCursorPagination()
+        elif freshness.row_count is not None and not self._filtered(request):
+            self.paginator.known_count = freshness.row_count
         page = self.paginate_queryset(queryset)
         data = self.get_serializer(page, many=True).data
         return self._with_validators(self.get_paginated_response(data), freshness)
+
+    def _filtered(self, request) -> bool:
+        names = set(self.filterset_class.base_filters) - {"ordering"}
+        return any(request.query_params.get(name) for name in names)
 
     def retrieve(self, request, *args, **kwargs):
         self._lookup_possible()  # a key no row can have is a 404 at once, not after a wait

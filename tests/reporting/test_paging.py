@@ -1,0 +1,79 @@
+"""Report lists page cheaply: a known count for whole views, a cursor for any depth."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from orders import roles, services
+from reporting.strategy import serves_tables
+from tests.factories import client_for, customer_make, make_user, order_make, product_make
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def shop(fresh_views):
+    customers = [customer_make() for _ in range(3)]
+    products = [product_make() for _ in range(4)]
+    orders = [order_make(customers[n % 3], [(products[n % 4], 1 + n % 5)]) for n in range(23)]
+    services.order_cancel(order_id=orders[0].pk)
+    return orders
+
+
+@pytest.fixture
+def analyst_client(db):
+    return client_for(make_user("paging-analyst", group=roles.ANALYSTS))
+
+
+def walk(api, url):
+    rows, pages = [], 0
+    while url:
+        body = api.get(url).json()
+        assert body["count"] is None  # a cursor page carries no count
+        rows += body["results"]
+        url, pages = body["next"], pages + 1
+    return rows, pages
+
+
+@pytest.mark.parametrize(
+    "query, key",
+    [
+        ("orders/?ordering=total_amount", "order_id"),
+        ("orders/?ordering=-created_at&status=pending", "order_id"),
+        ("products/?ordering=-revenue", "product_id"),
+        ("daily-revenue/?", "day"),
+    ],
+)
+def test_a_cursor_walks_every_row_once_in_the_same_order_as_pages(api, shop, query, key):
+    by_cursor, pages = walk(api, f"/api/reports/{query}&page_size=5&cursor=")
+    by_page = api.get(f"/api/reports/{query}&page_size=1000").json()
+    assert [row[key] for row in by_cursor] == [row[key] for row in by_page["results"]]
+    assert len(by_cursor) == by_page["count"]
+    assert pages == max(1, -(-by_page["count"] // 5))
+
+
+def test_counts_are_exact_with_and_without_filters(api, shop):
+    assert api.get("/api/reports/orders/").json()["count"] == 23
+    assert api.get("/api/reports/orders/?status=cancelled").json()["count"] == 1
+    assert api.get("/api/reports/products/?page_size=2").json()["count"] == 4
+    product_make()  # a command changes the row count: the count follows it
+    assert api.get("/api/reports/products/").json()["count"] == 5
+
+
+def test_a_report_request_reads_permissions_once_and_counts_only_when_it_must(analyst_client, shop):
+    with CaptureQueriesContext(connection) as queries:
+        assert analyst_client.get("/api/reports/orders/").status_code == 200
+    statements = [" ".join(q["sql"].split()) for q in queries.captured_queries]
+    assert sum("auth_permission" in s for s in statements) == 1
+    counted = any("COUNT(*)" in s for s in statements)
+    # a whole view's count is the ledger's; a read table (incremental) is counted
+    assert counted == serves_tables()
+    assert len(statements) == 5 if serves_tables() else 4, statements
+
+
+def test_a_304_is_decided_before_any_report_query(analyst_client, shop):
+    etag = analyst_client.get("/api/reports/orders/")["ETag"]
+    with CaptureQueriesContext(connection) as queries:
+        response = analyst_client.get("/api/reports/orders/", headers={"If-None-Match": etag})
+    assert response.status_code == 304
+    assert not any('"reporting_order_summary' in q["sql"] for q in queries.captured_queries)
