@@ -1,11 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.api_root import api_not_found, api_root
 from reporting.api.health import healthz
 
 urlpatterns = [
+    path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    path("dashboard/", include("reporting.dashboard.urls")),
     path("admin/", admin.site.urls),
     path("api/", api_root, name="api-root"),
     path("api/", include("orders.api.urls")),

@@ -19,7 +19,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from orders.models import DomainEvent
-from reporting import ledger
+from reporting import ledger, queries
 from reporting.api import filters, serializers
 from reporting.api.permissions import CanViewReport
 from reporting.catalog import REPORTS, Report
@@ -81,8 +81,7 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return self.report.name
 
     def get_queryset(self):
-        model = self.report.table if serves_tables() else self.report.view
-        return model.objects.order_by(*self.report.ordering)
+        return queries.rows(self.report)
 
     def freshness(self) -> ledger.Freshness:
         if serves_tables():
