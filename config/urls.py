@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.generic import TemplateView
+from django.templatetags.static import static
+from django.views.generic import RedirectView, TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.api_root import api_not_found, api_root
@@ -9,6 +10,8 @@ from reporting.api.health import healthz
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("dashboard/", include("reporting.dashboard.urls")),
+    # Browsers ask for /favicon.ico on pages that name no icon (admin, browsable API).
+    path("favicon.ico", RedirectView.as_view(url=static("reporting/favicon.svg"))),
     path("admin/", admin.site.urls),
     path("api/", api_root, name="api-root"),
     path("api/", include("orders.api.urls")),
