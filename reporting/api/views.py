@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from orders.models import DomainEvent
 from reporting import ledger, queries
 from reporting.api import filters, serializers
+from reporting.api.export import CSVExportMixin
 from reporting.api.permissions import CanViewReport
 from reporting.catalog import REPORTS, Report
 from reporting.strategy import serves_tables
@@ -64,10 +65,13 @@ class ReportPagination(PageNumberPagination):
     max_page_size = 1000
 
 
-class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ReportViewSet(
+    CSVExportMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """GET only. Answers 304 while the report has not changed since the client's copy.
 
     Reads the report's materialized view, or its read table under the incremental strategy.
+    `?format=csv` (or `Accept: text/csv`) lists every matching row as CSV, streamed.
     """
 
     permission_classes = [CanViewReport]
@@ -79,6 +83,10 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @property
     def view_name(self) -> str:
         return self.report.name
+
+    @property
+    def csv_name(self) -> str:
+        return self.report.route
 
     def get_queryset(self):
         return queries.rows(self.report)
@@ -102,6 +110,8 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         not_modified = self._not_modified(request, freshness)
         if not_modified:
             return not_modified
+        if self.wants_csv(request):
+            return self._with_validators(self.csv_response(queryset), freshness)
         page = self.paginate_queryset(queryset)
         data = self.get_serializer(page, many=True).data
         return self._with_validators(self.get_paginated_response(data), freshness)
@@ -192,9 +202,12 @@ REPORT_VIEWSETS = {report.name: report_viewset(report) for report in REPORTS}
     ),
     retrieve=extend_schema(responses={200: serializers.DomainEventSerializer, **REPORT_ERRORS}),
 )
-class DomainEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class DomainEventViewSet(
+    CSVExportMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """The event log, newest first: the audit trail, and what drives the views' positions."""
 
+    csv_name = "events"
     queryset = DomainEvent.objects.order_by("-id")
     serializer_class = serializers.DomainEventSerializer
     filterset_class = filters.DomainEventFilter
@@ -202,3 +215,8 @@ class DomainEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     permission_classes = [CanViewReport]
     pagination_class = ReportPagination
     lookup_value_regex = "[0-9]{1,18}"
+
+    def list(self, request, *args, **kwargs):
+        if self.wants_csv(request):
+            return self.csv_response(self.filter_queryset(self.get_queryset()))
+        return super().list(request, *args, **kwargs)
