@@ -237,3 +237,9 @@ def test_no_dashboard_query_touches_an_order_table(analyst, settings, strategy, 
         log = [sql for sql in sqls if "orders_" in sql]
         assert log and all("orders_domainevent" in sql for sql in log)
         assert len(log) == 4  # one per report
+
+
+def test_favicon_redirects_to_the_static_icon(db):
+    response = Client().get("/favicon.ico")
+    assert response.status_code == 302 and response["Location"] == "/static/reporting/favicon.svg"
+    assert finders.find("reporting/favicon.svg")
