@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench serve-production clean
+.PHONY: run test lint bench screenshot serve-production clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -39,6 +39,10 @@ serve-production: $(STAMP)
 ## Benchmarks (not part of make test): 10k and 100k orders; BENCH_ARGS=--full adds 1M
 bench: $(STAMP)
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
+## docs/dashboard.png: the dashboard on seeded demo data, in chromium (apt-get install chromium)
+screenshot: $(STAMP)
+	DASHBOARD_SCREENSHOT=docs/dashboard.png $(PY) -m pytest -q -p no:cacheprovider tests/test_dashboard_browser.py -k screenshot
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -30,6 +30,8 @@ def api_root(request):
                 report.route.replace("-", "_"): url(f"report-{report.route}-list")
                 for report in REPORTS
             },
+            "events": url("report-events-list"),  # the event log, newest first
+            "dashboard": url("dashboard"),
             "schema": url("schema"),
             "docs": url("swagger-ui"),
             "health": url("healthz"),

@@ -1,11 +1,26 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView, TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.api_root import api_not_found, api_root
 from reporting.api.health import healthz
 
+
+class FaviconView(RedirectView):
+    """Browsers ask for /favicon.ico on pages that name no icon (admin, browsable API)."""
+
+    permanent = False
+
+    def get_redirect_url(self, *args, **kwargs):
+        return static("reporting/favicon.svg")  # at request time: after collectstatic's manifest
+
+
 urlpatterns = [
+    path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    path("dashboard/", include("reporting.dashboard.urls")),
+    path("favicon.ico", FaviconView.as_view()),
     path("admin/", admin.site.urls),
     path("api/", api_root, name="api-root"),
     path("api/", include("orders.api.urls")),

@@ -3,12 +3,18 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import DecimalField, F, Sum
 from django.http import HttpResponseRedirect
 
 from orders import services
 from orders.exceptions import DomainError
 from orders.models import Customer, DomainEvent, Order, OrderLine, OrderStatus, Product
 from orders.services import TRANSITIONS, Transition
+
+# The site is named after the product.
+admin.site.site_header = "CQRS orders"
+admin.site.site_title = "CQRS orders"
+admin.site.index_title = "Orders, customers, products and reports"
 
 
 def error_text(error: Exception) -> str:
@@ -68,6 +74,13 @@ class ProductAdmin(CommandAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["sku"] if obj else []
 
+    def get_search_results(self, request, queryset, search_term):
+        """An order line's product autocomplete offers only products that can be ordered."""
+        queryset, distinct = super().get_search_results(request, queryset, search_term)
+        if request.GET.get("model_name") == OrderLine._meta.model_name:
+            queryset = queryset.filter(is_active=True)
+        return queryset, distinct
+
     def save_model(self, request, obj, form, change):
         if change:
             fields = ("name", "unit_price", "is_active")
@@ -102,6 +115,7 @@ class OrderLineInline(admin.TabularInline):
     form = OrderLineForm
     fields = ["product", "quantity", "unit_price"]
     readonly_fields = ["unit_price"]
+    autocomplete_fields = ["product"]
     extra = 1
     min_num = 1
     validate_min = True
@@ -109,14 +123,23 @@ class OrderLineInline(admin.TabularInline):
     def _editable(self, obj):
         return obj is None or obj.status == OrderStatus.PENDING
 
+    # Lines are part of their order: the order's permissions govern them (clerks hold no
+    # order-line permissions of their own).
+    def _order_perm(self, request, action):
+        return request.user.has_perm(f"orders.{action}_{Order._meta.model_name}")
+
+    def has_view_permission(self, request, obj=None):
+        return self._order_perm(request, "view") or self._order_perm(request, "change")
+
     def has_add_permission(self, request, obj=None):
-        return self._editable(obj) and super().has_add_permission(request, obj)
+        action = "add" if obj is None else "change"
+        return self._editable(obj) and self._order_perm(request, action)
 
     def has_change_permission(self, request, obj=None):
-        return self._editable(obj) and super().has_change_permission(request, obj)
+        return self._editable(obj) and self._order_perm(request, "change")
 
     def has_delete_permission(self, request, obj=None):
-        return self._editable(obj) and super().has_change_permission(request, obj)
+        return self._editable(obj) and self._order_perm(request, "change")
 
 
 def _transition_action(transition: Transition):
@@ -134,20 +157,41 @@ def _transition_action(transition: Transition):
 
 @admin.register(Order)
 class OrderAdmin(CommandAdmin):
-    list_display = ["id", "customer", "status", "version", "created_at", "updated_at"]
+    list_display = ["id", "customer", "status", "total", "version", "created_at", "updated_at"]
     list_filter = ["status"]
     search_fields = ["=id", "customer__name", "customer__email"]
     list_select_related = ["customer"]
+    autocomplete_fields = ["customer"]
+    ordering = ["-created_at", "-id"]  # newest first
     inlines = [OrderLineInline]
     actions = [_transition_action(transition) for transition in TRANSITIONS.values()]
 
-    def get_fields(self, request, obj=None):
+    def get_queryset(self, request):
+        # The clerk's own order (write model): the total of its lines, one aggregate per page.
         return (
-            ["customer", "status", "version", "created_at", "updated_at"] if obj else ["customer"]
+            super()
+            .get_queryset(request)
+            .annotate(
+                total_amount=Sum(
+                    F("lines__quantity") * F("lines__unit_price"),
+                    output_field=DecimalField(max_digits=14, decimal_places=2),
+                )
+            )
         )
 
+    @admin.display(description="total", ordering="total_amount")
+    def total(self, obj):
+        return obj.total_amount if obj.total_amount is not None else "0.00"
+
+    def get_fields(self, request, obj=None):
+        if obj:
+            return ["customer", "status", "total", "version", "created_at", "updated_at"]
+        return ["customer"]
+
     def get_readonly_fields(self, request, obj=None):
-        return ["customer", "status", "version", "created_at", "updated_at"] if obj else []
+        if obj:
+            return ["customer", "status", "total", "version", "created_at", "updated_at"]
+        return []
 
     def save_model(self, request, obj, form, change):
         """Nothing to save on the order row itself: save_formset runs the commands with its lines."""
@@ -206,5 +250,6 @@ class DomainEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     list_display = ["id", "event_type", "aggregate_type", "aggregate_id", "occurred_at"]
     list_filter = ["event_type", "aggregate_type"]
+    ordering = ["-id"]  # newest first
     search_fields = ["=aggregate_id", "event_type"]
     readonly_fields = ["event_type", "aggregate_type", "aggregate_id", "payload", "occurred_at"]

@@ -17,6 +17,7 @@ from django.db import connection
 from orders.models import DomainEvent
 from reporting.catalog import NAMES, event_types_changing
 from reporting.models import ViewState
+from reporting.strategy import INCREMENTAL, OFF
 
 LEDGER = ViewState._meta.db_table
 EVENTS = DomainEvent._meta.db_table
@@ -332,3 +333,61 @@ def last_modified_for_comparison(refreshed: datetime, previous: datetime | None)
     if previous is not None and int(previous.timestamp()) == second:
         return second + 1
     return second
+
+
+# --- the read model's health, per report (/healthz, the dashboard) -----------------------------
+
+
+def report_health(strategy: str, unfinished: frozenset[str] = frozenset()) -> dict[str, dict]:
+    """Each report's freshness under the strategy: status, refreshes, position, pending events.
+    `unfinished`: views with a ticket nobody is refreshing (reporting.refresh.unfinished).
+
+    Pending events are read from the event log only where they can be non-zero: in `incremental`
+    mode the tables change with the commands, so nothing is pending and the log is not read.
+    """
+    states = {state.name: state for state in view_states()}
+    health = {}
+    for name in NAMES:
+        state = states.get(name)
+        if strategy == INCREMENTAL:
+            pending = 0
+        else:
+            # Committed events the view does not reflect yet: the async worker's lag (0 in sync
+            # mode between commands). Informational: a lagging view is behind, not broken.
+            pending = pending_events_after(name, state.covered_snapshot if state else "")
+        health[name] = _view_health(state, pending, strategy, name in unfinished)
+    return health
+
+
+def _view_health(state: ViewState | None, pending: int, strategy: str, unfinished: bool) -> dict:
+    status = state.status if state else "never refreshed"
+    if unfinished and status == "fresh":
+        # A ticket nobody is refreshing: its process died mid-refresh. The next command or
+        # refresh heals it; until then the view may miss a committed command.
+        status = "unfinished"
+    health = {
+        "status": status,
+        "last_refreshed_at": state.last_refreshed_at.isoformat()
+        if state and state.last_refreshed_at
+        else None,
+        "last_duration_ms": state.last_duration_ms if state else None,
+        "row_count": state.row_count if state else None,
+        "refresh_count": state.refresh_count if state else 0,
+        "position": state.position if state else 0,
+        "pending_events": pending,
+        "last_error": state.last_error if state and state.status == "stale" else "",
+        "table_current": bool(state and state.table_current),
+    }
+    if strategy == INCREMENTAL:
+        # The commands keep the read tables exact; only a table not rebuilt since the switch from
+        # another strategy (or a bulk load) is wrong, until `refresh_views --rebuild`.
+        health["status"] = "fresh" if health["table_current"] else "rebuild needed"
+        health["last_error"] = ""
+    elif strategy == OFF:
+        health["status"] = "not maintained"
+    # A view never refreshed still holds the data it was created with by migrate: not stale.
+    return health
+
+
+def healthy(health: dict[str, dict]) -> bool:
+    return all(v["status"] in ("fresh", "never refreshed") for v in health.values())

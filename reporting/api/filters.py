@@ -67,6 +67,7 @@ class DailyRevenueFilter(filters.FilterSet):
     # `from` is a Python keyword, so these two are declared under it through locals().
     locals()["from"] = filters.DateFilter(field_name="day", lookup_expr="gte")
     locals()["to"] = filters.DateFilter(field_name="day", lookup_expr="lte")
+    ordering = filters.OrderingFilter(fields=[("day", "day")])  # the key: already stable
 
 
 # No Meta.model on the report filters: they filter the view or its read table (same columns).

@@ -21,8 +21,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from orders.models import DomainEvent
-from reporting import ledger
+from reporting import ledger, queries
 from reporting.api import filters, serializers
+from reporting.api.export import CSVExportMixin
 from reporting.api.pagination import ReportCursorPagination, ReportPagination
 from reporting.api.permissions import CanViewReport
 from reporting.catalog import REPORTS, Report
@@ -70,10 +71,13 @@ def report_schema(serializer):
     )
 
 
-class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ReportViewSet(
+    CSVExportMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """GET only. Answers 304 while the report has not changed since the client's copy.
 
     Reads the report's materialized view, or its read table under the incremental strategy.
+    `?format=csv` (or `Accept: text/csv`) lists every matching row as CSV, streamed.
     """
 
     permission_classes = [CanViewReport]
@@ -86,9 +90,12 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def view_name(self) -> str:
         return self.report.name
 
+    @property
+    def csv_name(self) -> str:
+        return self.report.route
+
     def get_queryset(self):
-        model = self.report.table if serves_tables() else self.report.view
-        return model.objects.order_by(*self.report.ordering)
+        return queries.rows(self.report)
 
     def freshness(self) -> ledger.Freshness:
         if serves_tables():
@@ -109,6 +116,8 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         not_modified = self._not_modified(request, freshness)
         if not_modified:
             return not_modified
+        if self.wants_csv(request):
+            return self._with_validators(self.csv_response(queryset), freshness)
         if CURSOR.name in request.query_params:
             self._paginator = ReportCursorPagination()
         elif freshness.row_count is not None and not self._filtered(request):
@@ -214,7 +223,9 @@ REPORT_VIEWSETS = {report.name: report_viewset(report) for report in REPORTS}
     ),
     retrieve=extend_schema(responses={200: serializers.DomainEventSerializer, **REPORT_ERRORS}),
 )
-class DomainEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class DomainEventViewSet(
+    CSVExportMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """The event log, newest first: the audit trail, and what drives the views' positions.
 
     The list is a feed with a cursor (`after_position`) that never skips a committed event: it
@@ -223,13 +234,8 @@ class DomainEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     lower id and is still in progress holds the feed back until it ends.
     """
 
+    csv_name = "events"
     queryset = DomainEvent.objects.order_by("-id")
-
-    def get_queryset(self):
-        queryset = super().get_queryset()
-        if self.action == "list":
-            queryset = queryset.filter(txid__lt=RawSQL(_SNAPSHOT_XMIN, []))
-        return queryset
 
     serializer_class = serializers.DomainEventSerializer
     filterset_class = filters.DomainEventFilter
@@ -237,3 +243,14 @@ class DomainEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     permission_classes = [CanViewReport]
     pagination_class = ReportPagination
     lookup_value_regex = "[0-9]{1,18}"
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "list":
+            queryset = queryset.filter(txid__lt=RawSQL(_SNAPSHOT_XMIN, []))
+        return queryset
+
+    def list(self, request, *args, **kwargs):
+        if self.wants_csv(request):
+            return self.csv_response(self.filter_queryset(self.get_queryset()))
+        return super().list(request, *args, **kwargs)

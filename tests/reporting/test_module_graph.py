@@ -14,11 +14,11 @@ LAYERS = [
     ["reporting.models", "reporting.strategy"],
     ["reporting.maintenance"],
     ["reporting.catalog"],
-    ["reporting.ledger"],
+    ["reporting.ledger", "reporting.queries"],
     ["reporting.refresh", "reporting.verify"],
     ["reporting.projector"],
     ["reporting.worker", "reporting.middleware"],
-    ["reporting.api", "reporting.admin", "reporting.management"],
+    ["reporting.api", "reporting.admin", "reporting.management", "reporting.dashboard"],
 ]
 
 

@@ -1,0 +1,1 @@
+"""The reports dashboard (/dashboard/): one page over the read model, for analysts."""

@@ -1,0 +1,119 @@
+"""Small reads of the served read model, shared by the report API and the dashboard.
+
+Every function reads the model the catalog's reports are served from under the current strategy:
+the read table (incremental) or the materialized view (otherwise). None of them touches the order
+tables: that is the read side's promise, and tests/test_dashboard.py checks it on every query.
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Count, Sum
+
+from orders.models import OrderStatus
+from reporting.catalog import Report, report_get
+from reporting.strategy import serves_tables
+
+ZERO = Decimal("0.00")
+
+
+def served(report: Report) -> type[models.Model]:
+    """The model a report is read from now: its read table or its materialized view."""
+    return report.table if serves_tables() else report.view
+
+
+def rows(report: Report) -> models.QuerySet:
+    """A report's rows in its default (stable) order, as the API lists them."""
+    return served(report).objects.order_by(*report.ordering)
+
+
+# --- revenue per day ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Day:
+    day: date
+    order_count: int
+    revenue: Decimal
+
+
+def daily_revenue(start: date, end: date) -> list[Day]:
+    """One entry per day from start to end inclusive; a day without orders is a zero."""
+    found = {
+        row["day"]: row
+        for row in rows(report_get("daily_revenue"))
+        .filter(day__gte=start, day__lte=end)
+        .values("day", "order_count", "revenue")
+    }
+    days = []
+    for offset in range((end - start).days + 1):
+        day = start + timedelta(days=offset)
+        row = found.get(day)
+        days.append(Day(day, row["order_count"], row["revenue"]) if row else Day(day, 0, ZERO))
+    return days
+
+
+@dataclass(frozen=True)
+class Totals:
+    revenue: Decimal
+    order_count: int
+
+    @property
+    def average_order_value(self) -> Decimal:
+        if not self.order_count:
+            return ZERO
+        return (self.revenue / self.order_count).quantize(Decimal("0.01"))
+
+
+def totals(days: list[Day]) -> Totals:
+    return Totals(sum((d.revenue for d in days), ZERO), sum(d.order_count for d in days))
+
+
+# --- orders by status, top products and customers ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    status: str
+    order_count: int
+    total_amount: Decimal
+
+
+def orders_by_status() -> list[StatusCount]:
+    """Every status in lifecycle order, with how many orders have it and their total."""
+    found = {
+        row["status"]: row
+        for row in rows(report_get("order_summary"))
+        .order_by()
+        .values("status")
+        .annotate(n=Count("order_id"), total=Sum("total_amount"))
+    }
+    return [
+        StatusCount(
+            status,
+            found[status]["n"] if status in found else 0,
+            found[status]["total"] if status in found else ZERO,
+        )
+        for status in OrderStatus.values
+    ]
+
+
+def top_products(n: int = 10) -> list[models.Model]:
+    """The n products with the most revenue (none without sales), as `?ordering=-revenue` lists."""
+    return list(
+        rows(report_get("product_sales"))
+        .filter(revenue__gt=0)
+        .order_by("-revenue", "-product_id")[:n]
+    )
+
+
+def top_customers(n: int = 10) -> list[models.Model]:
+    """The n customers of highest lifetime value (none without orders), as
+    `?ordering=-lifetime_value` lists them."""
+    return list(
+        rows(report_get("customer_stats"))
+        .filter(lifetime_value__gt=0)
+        .order_by("-lifetime_value", "-customer_id")[:n]
+    )
