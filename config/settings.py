@@ -193,6 +193,10 @@ if READ_MODEL_REFRESH not in {"sync", "async", "incremental", "off"}:
 READ_MODEL_WAIT_SECONDS = float(os.environ.get("READ_MODEL_WAIT_SECONDS", "5"))
 # A refresh waits at most this long for a view's lock before it gives up and marks the view stale.
 READ_MODEL_LOCK_TIMEOUT = os.environ.get("READ_MODEL_LOCK_TIMEOUT", "30s")
+# /healthz/ready fails in async mode when a view's oldest unreflected event is older than this.
+READ_MODEL_MAX_LAG_SECONDS = float(os.environ.get("READ_MODEL_MAX_LAG_SECONDS", "60"))
+# `Authorization: Bearer <token>` shows /healthz/ready's details (besides staff users); unset: off.
+HEALTH_DETAILS_TOKEN = os.environ.get("HEALTH_DETAILS_TOKEN", "")
 
 LOGGING = {
     "version": 1,

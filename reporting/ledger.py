@@ -184,6 +184,48 @@ def pending_events_after(name: str, covered_snapshot: str, cursor=None) -> int:
     return cursor.fetchone()[0]
 
 
+# How far behind a view is: the committed events of its types its covered snapshot does not include
+# (as _UNREFLECTED) and the age of the oldest of them, in one statement.
+_LAG = f"""
+    SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(occurred_at)), 0)
+    FROM {EVENTS}
+    WHERE event_type = ANY(%(types)s)
+      AND txid >= coalesce(pg_snapshot_xmin(%(snapshot)s::pg_snapshot)::text::bigint, 0)
+      AND (%(snapshot)s::pg_snapshot IS NULL
+           OR NOT pg_visible_in_snapshot(txid::text::xid8, %(snapshot)s::pg_snapshot))
+"""
+
+
+@dataclass(frozen=True)
+class Lag:
+    pending: int  # committed events of the view's types it does not reflect
+    seconds: float  # age of the oldest of them (0 when none is pending)
+
+
+def lag_after(name: str, covered_snapshot: str, cursor=None) -> Lag:
+    """The view's lag behind the event log, for a covered snapshot read from the ledger."""
+    if cursor is None:
+        with connection.cursor() as own:
+            return lag_after(name, covered_snapshot, own)
+    params = {"types": event_types_changing(name), "snapshot": covered_snapshot or None}
+    cursor.execute(_LAG, params)
+    pending, seconds = cursor.fetchone()
+    return Lag(pending=pending, seconds=float(seconds))
+
+
+def view_lags() -> dict[str, tuple[ViewState | None, Lag]]:
+    """Every report's ledger row (None before its first refresh or ticket) and its lag."""
+    with connection.cursor() as cursor:
+        states = {state.name: state for state in view_states()}
+        return {
+            name: (
+                states.get(name),
+                lag_after(name, states[name].covered_snapshot if name in states else "", cursor),
+            )
+            for name in NAMES
+        }
+
+
 def covers(name: str, position: int) -> bool:
     """Can the view be missing anything of the (committed) transaction at `position`? No when its
     covered snapshot includes it, or when the transaction has finished and no committed event of
