@@ -49,11 +49,14 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_pgviews",
+    "django_prometheus",
     "orders",
     "reporting",
 ]
 
 MIDDLEWARE = [
+    # Request counts and latencies by view and status (django-prometheus): first and last.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Production serves static files (admin, API docs) itself; runserver does so when DEBUG.
     *([] if DEBUG else ["whitenoise.middleware.WhiteNoiseMiddleware"]),
@@ -65,6 +68,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "reporting.middleware.ReadModelStatusMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -95,6 +99,8 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
     )
 }
+# Query counts, latencies and errors per database (django-prometheus's instrumented backend).
+DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = ["config.auth.OneQueryModelBackend"]
@@ -197,6 +203,12 @@ READ_MODEL_LOCK_TIMEOUT = os.environ.get("READ_MODEL_LOCK_TIMEOUT", "30s")
 READ_MODEL_MAX_LAG_SECONDS = float(os.environ.get("READ_MODEL_MAX_LAG_SECONDS", "60"))
 # `Authorization: Bearer <token>` shows /healthz/ready's details (besides staff users); unset: off.
 HEALTH_DETAILS_TOKEN = os.environ.get("HEALTH_DETAILS_TOKEN", "")
+
+# /metrics (Prometheus): `Authorization: Bearer <METRICS_TOKEN>`, or a client in the allowed list.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+# django-prometheus would otherwise query every database at startup (before anything is served).
+PROMETHEUS_EXPORT_MIGRATIONS = False
 
 LOGGING = {
     "version": 1,

@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.api_root import api_not_found, api_root
-from reporting.api import health
+from reporting.api import health, metrics
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -16,6 +16,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),  # alias of ready, details for all
     path("healthz/live", health.live, name="healthz-live"),
     path("healthz/ready", health.ready, name="healthz-ready"),
+    path("metrics", metrics.metrics, name="metrics"),
     re_path(r"^api/", api_not_found),  # an unknown API path is a JSON 404, never an HTML page
 ]
 
