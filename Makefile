@@ -33,7 +33,7 @@ serve-production: $(STAMP)
 	DJANGO_DEBUG=0 $(PY) manage.py check --deploy --fail-level WARNING
 	DJANGO_DEBUG=0 $(PY) manage.py migrate --noinput
 	DJANGO_DEBUG=0 $(PY) manage.py collectstatic --noinput
-	DJANGO_DEBUG=0 $(VENV)/bin/gunicorn config.wsgi --bind $${BIND:-0.0.0.0:8000} --workers $${WORKERS:-3} \
+	DJANGO_DEBUG=0 $(VENV)/bin/gunicorn -c config/gunicorn.py config.wsgi --bind $${BIND:-0.0.0.0:8000} --workers $${WORKERS:-3} \
 		--timeout $${GUNICORN_TIMEOUT:-300}
 
 ## Benchmarks (not part of make test): 10k and 100k orders; BENCH_ARGS=--full adds 1M

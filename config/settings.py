@@ -1,11 +1,13 @@
 """Project settings: everything that varies between machines comes from the environment, here only."""
 
+import logging
 import os
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
 from config.database import database_config
+from config.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -57,6 +59,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Request counts and latencies by view and status (django-prometheus): first and last.
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "config.logging.RequestIdMiddleware",  # X-Request-ID, and the id on every log line
     "django.middleware.security.SecurityMiddleware",
     # Production serves static files (admin, API docs) itself; runserver does so when DEBUG.
     *([] if DEBUG else ["whitenoise.middleware.WhiteNoiseMiddleware"]),
@@ -210,10 +213,13 @@ METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
 # django-prometheus would otherwise query every database at startup (before anything is served).
 PROMETHEUS_EXPORT_MIGRATIONS = False
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {"reporting": {"level": os.environ.get("REPORTING_LOG_LEVEL", "WARNING")}},
-}
+# Logs (config/logging.py): one line per event on stderr, with time, level, logger, request id.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be 'text' or 'json'.")
+LOGGING = logging_config(
+    fmt=LOG_FORMAT,
+    level=os.environ.get("LOG_LEVEL", "INFO"),
+    reporting_level=os.environ.get("REPORTING_LOG_LEVEL"),
+)
+logging.captureWarnings(True)  # Python warnings become log lines too (JSON when asked)
