@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench serve-production clean
+.PHONY: run worker test lint bench serve-production clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -18,6 +18,10 @@ run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_setup
 	$(PY) manage.py runserver 127.0.0.1:8000
+
+## The asynchronous refresh worker (READ_MODEL_REFRESH=async): refresh_views --watch until SIGTERM/SIGINT
+worker: $(STAMP)
+	$(PY) manage.py refresh_views --watch $(WORKER_ARGS)
 
 ## Run the whole test suite (embedded PostgreSQL unless DATABASE_URL is set), then the read-side
 ## and command-side tests again with the incremental strategy
