@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run worker test lint bench serve-production clean
+.PHONY: run worker db-stop db-reset test lint bench serve-production clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -43,6 +43,14 @@ serve-production: $(STAMP)
 ## Benchmarks (not part of make test): 10k and 100k orders; BENCH_ARGS=--full adds 1M
 bench: $(STAMP)
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
+## Stop the embedded PostgreSQL of .pgdata/ (EMBEDDED_PGDATA), whoever started it
+db-stop:
+	@test -x $(PY) || { echo "no .venv: nothing was started"; exit 0; }; $(PY) -m config.embedded stop
+
+## Stop it and delete its data: the next start creates an empty database
+db-reset:
+	@test -x $(PY) || { rm -rf .pgdata; exit 0; }; $(PY) -m config.embedded reset
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
