@@ -7,7 +7,7 @@ import dj_database_url
 from config import embedded
 
 
-def database_config(url: str | None, *, embedded_data_dir: Path, conn_max_age: int) -> dict:
+def database_config(url: str | None, *, embedded_data_dir: Path | None, conn_max_age: int) -> dict:
     """Django's DATABASES["default"] for `url`, or for an embedded PostgreSQL when `url` is empty."""
     if not url:
         url = embedded_postgres_url(embedded_data_dir)

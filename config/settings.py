@@ -94,10 +94,15 @@ TEMPLATES = [
 
 # PostgreSQL only. DATABASE_URL picks any server; unset, an embedded PostgreSQL 18 is started
 # on demand with its data in .pgdata/ (git-ignored).
+EMBEDDED_PGDATA = (
+    None
+    if os.environ.get("DATABASE_URL")
+    else Path(os.environ.get("EMBEDDED_PGDATA", BASE_DIR / ".pgdata")).resolve()
+)
 DATABASES = {
     "default": database_config(
         os.environ.get("DATABASE_URL"),
-        embedded_data_dir=Path(os.environ.get("EMBEDDED_PGDATA", BASE_DIR / ".pgdata")),
+        embedded_data_dir=EMBEDDED_PGDATA,
         # Persistent, health-checked connections: opening one per request costs ~10 ms.
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
     )
