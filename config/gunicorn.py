@@ -11,3 +11,12 @@ _config = logging_config(
 _config["loggers"]["gunicorn.error"] = {"handlers": [], "level": "INFO", "propagate": True}
 _config["loggers"]["gunicorn.access"] = {"handlers": [], "level": "INFO", "propagate": True}
 logconfig_dict = _config
+
+
+def child_exit(server, worker):
+    """With PROMETHEUS_MULTIPROC_DIR (per-worker metrics summed at scrape), forget a dead worker's
+    live gauges."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
