@@ -98,3 +98,13 @@ def test_access_needs_an_allowed_address_or_the_token(live_server, settings):
     settings.METRICS_TOKEN = ""
     empty = {"Authorization": "Bearer "}
     assert requests.get(f"{live_server.url}/metrics", headers=empty, timeout=10).status_code == 403
+
+
+def test_registering_the_view_collector_runs_no_query(django_assert_num_queries):
+    # The URL conf registers it at import: a query there would need the database to start.
+    from prometheus_client import CollectorRegistry
+
+    from reporting.api.metrics import ReadModelCollector
+
+    with django_assert_num_queries(0):
+        CollectorRegistry().register(ReadModelCollector())

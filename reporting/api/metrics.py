@@ -26,7 +26,8 @@ from reporting.strategy import strategy_get
 class ReadModelCollector:
     """Per-view gauges read from the ledger at each scrape (one query per view)."""
 
-    def collect(self):
+    @staticmethod
+    def families():
         up = GaugeMetricFamily(
             "reporting_ledger_up", "1 when the ledger could be read for this scrape"
         )
@@ -48,6 +49,14 @@ class ReadModelCollector:
         rows = GaugeMetricFamily(
             "reporting_view_rows", "Rows of the view at its last refresh", labels=["view"]
         )
+        return up, pending, lag, stale, rows
+
+    def describe(self):
+        """The names, without a query: registering must not touch the database."""
+        return self.families()
+
+    def collect(self):
+        up, pending, lag, stale, rows = self.families()
         try:
             strategy = strategy_get()
             lags = ledger.view_lags()
