@@ -22,12 +22,26 @@ from config import embedded
 ROOT = Path(__file__).resolve().parents[1]
 
 
+STARTED: list[subprocess.Popen] = []
+
+
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("embedded") / "pgdata"
     yield path
     if path.exists():
         embedded.stop(path)
+
+
+@pytest.fixture(autouse=True)
+def _no_server_left_behind():
+    """A failed assertion must not leave a server (and its database) running."""
+    yield
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
 
 
 def postgres_of(data_dir: Path) -> list[psutil.Process]:
@@ -68,6 +82,7 @@ def serve(data_dir: Path, *, reload: bool = False) -> subprocess.Popen:
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # signals in the test reach this process only
     )
+    STARTED.append(process)
     deadline = time.monotonic() + 90  # the first start runs initdb
     while True:
         try:
