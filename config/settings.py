@@ -1,11 +1,13 @@
 """Project settings: everything that varies between machines comes from the environment, here only."""
 
+import logging
 import os
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
 from config.database import database_config
+from config.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -49,11 +51,15 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_pgviews",
+    "django_prometheus",
     "orders",
     "reporting",
 ]
 
 MIDDLEWARE = [
+    # Request counts and latencies by view and status (django-prometheus): first and last.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "config.logging.RequestIdMiddleware",  # X-Request-ID, and the id on every log line
     "django.middleware.security.SecurityMiddleware",
     # Production serves static files (admin, API docs) itself; runserver does so when DEBUG.
     *([] if DEBUG else ["whitenoise.middleware.WhiteNoiseMiddleware"]),
@@ -65,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "reporting.middleware.ReadModelStatusMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -88,14 +95,21 @@ TEMPLATES = [
 
 # PostgreSQL only. DATABASE_URL picks any server; unset, an embedded PostgreSQL 18 is started
 # on demand with its data in .pgdata/ (git-ignored).
+EMBEDDED_PGDATA = (
+    None
+    if os.environ.get("DATABASE_URL")
+    else Path(os.environ.get("EMBEDDED_PGDATA", BASE_DIR / ".pgdata")).resolve()
+)
 DATABASES = {
     "default": database_config(
         os.environ.get("DATABASE_URL"),
-        embedded_data_dir=Path(os.environ.get("EMBEDDED_PGDATA", BASE_DIR / ".pgdata")),
+        embedded_data_dir=EMBEDDED_PGDATA,
         # Persistent, health-checked connections: opening one per request costs ~10 ms.
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
     )
 }
+# Query counts, latencies and errors per database (django-prometheus's instrumented backend).
+DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = ["config.auth.OneQueryModelBackend"]
@@ -203,11 +217,24 @@ if READ_MODEL_REFRESH not in {"sync", "async", "incremental", "off"}:
 READ_MODEL_WAIT_SECONDS = float(os.environ.get("READ_MODEL_WAIT_SECONDS", "5"))
 # A refresh waits at most this long for a view's lock before it gives up and marks the view stale.
 READ_MODEL_LOCK_TIMEOUT = os.environ.get("READ_MODEL_LOCK_TIMEOUT", "30s")
+# /healthz/ready fails in async mode when a view's oldest unreflected event is older than this.
+READ_MODEL_MAX_LAG_SECONDS = float(os.environ.get("READ_MODEL_MAX_LAG_SECONDS", "60"))
+# `Authorization: Bearer <token>` shows /healthz/ready's details (besides staff users); unset: off.
+HEALTH_DETAILS_TOKEN = os.environ.get("HEALTH_DETAILS_TOKEN", "")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {"reporting": {"level": os.environ.get("REPORTING_LOG_LEVEL", "WARNING")}},
-}
+# /metrics (Prometheus): `Authorization: Bearer <METRICS_TOKEN>`, or a client in the allowed list.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+# django-prometheus would otherwise query every database at startup (before anything is served).
+PROMETHEUS_EXPORT_MIGRATIONS = False
+
+# Logs (config/logging.py): one line per event on stderr, with time, level, logger, request id.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be 'text' or 'json'.")
+LOGGING = logging_config(
+    fmt=LOG_FORMAT,
+    level=os.environ.get("LOG_LEVEL", "INFO"),
+    reporting_level=os.environ.get("REPORTING_LOG_LEVEL"),
+)
+logging.captureWarnings(True)  # Python warnings become log lines too (JSON when asked)

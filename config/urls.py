@@ -5,7 +5,7 @@ from django.views.generic import RedirectView, TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.api_root import api_not_found, api_root
-from reporting.api.health import healthz
+from reporting.api import health, metrics
 
 
 class FaviconView(RedirectView):
@@ -28,7 +28,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api-auth/", include("rest_framework.urls")),
-    path("healthz", healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),  # alias of ready, details for all
+    path("healthz/live", health.live, name="healthz-live"),
+    path("healthz/ready", health.ready, name="healthz-ready"),
+    path("metrics", metrics.metrics, name="metrics"),
     re_path(r"^api/", api_not_found),  # an unknown API path is a JSON 404, never an HTML page
 ]
 

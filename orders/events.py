@@ -45,6 +45,8 @@ ALL_EVENT_TYPES = (
 # The log position (transaction id) of the last event recorded in this context: the API returns
 # it so a client can ask a report to wait until it reflects its own command.
 command_position: ContextVar[int | None] = ContextVar("command_position", default=None)
+# The last event recorded in this context (the command's log line names its aggregate).
+command_event: ContextVar[DomainEvent | None] = ContextVar("command_event", default=None)
 
 
 class ReadModel(Protocol):
@@ -75,6 +77,7 @@ def event_record(*, event_type: str, aggregate, payload: dict) -> DomainEvent:
         payload=payload,
     )
     command_position.set(event.txid)
+    command_event.set(event)
     for read_model in _read_models:
         read_model.event_recorded(event)
     transaction.on_commit(partial(events_committed, (event_type,)), robust=True)

@@ -185,6 +185,48 @@ def pending_events_after(name: str, covered_snapshot: str, cursor=None) -> int:
     return cursor.fetchone()[0]
 
 
+# How far behind a view is: the committed events of its types its covered snapshot does not include
+# (as _UNREFLECTED) and the age of the oldest of them, in one statement.
+_LAG = f"""
+    SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(occurred_at)), 0)
+    FROM {EVENTS}
+    WHERE event_type = ANY(%(types)s)
+      AND txid >= coalesce(pg_snapshot_xmin(%(snapshot)s::pg_snapshot)::text::bigint, 0)
+      AND (%(snapshot)s::pg_snapshot IS NULL
+           OR NOT pg_visible_in_snapshot(txid::text::xid8, %(snapshot)s::pg_snapshot))
+"""
+
+
+@dataclass(frozen=True)
+class Lag:
+    pending: int  # committed events of the view's types it does not reflect
+    seconds: float  # age of the oldest of them (0 when none is pending)
+
+
+def lag_after(name: str, covered_snapshot: str, cursor=None) -> Lag:
+    """The view's lag behind the event log, for a covered snapshot read from the ledger."""
+    if cursor is None:
+        with connection.cursor() as own:
+            return lag_after(name, covered_snapshot, own)
+    params = {"types": event_types_changing(name), "snapshot": covered_snapshot or None}
+    cursor.execute(_LAG, params)
+    pending, seconds = cursor.fetchone()
+    return Lag(pending=pending, seconds=float(seconds))
+
+
+def view_lags() -> dict[str, tuple[ViewState | None, Lag]]:
+    """Every report's ledger row (None before its first refresh or ticket) and its lag."""
+    with connection.cursor() as cursor:
+        states = {state.name: state for state in view_states()}
+        return {
+            name: (
+                states.get(name),
+                lag_after(name, states[name].covered_snapshot if name in states else "", cursor),
+            )
+            for name in NAMES
+        }
+
+
 def covers(name: str, position: int) -> bool:
     """Can the view be missing anything of the (committed) transaction at `position`? No when its
     covered snapshot includes it, or when the transaction has finished and no committed event of
@@ -338,33 +380,33 @@ def last_modified_for_comparison(refreshed: datetime, previous: datetime | None)
 # --- the read model's health, per report (/healthz, the dashboard) -----------------------------
 
 
+# Statuses a view can have while the service can still serve it.
+SERVING = ("fresh", "never refreshed", "behind")
+
+
 def report_health(strategy: str, unfinished: frozenset[str] = frozenset()) -> dict[str, dict]:
-    """Each report's freshness under the strategy: status, refreshes, position, pending events.
-    `unfinished`: views with a ticket nobody is refreshing (reporting.refresh.unfinished).
-
-    Pending events are read from the event log only where they can be non-zero: in `incremental`
-    mode the tables change with the commands, so nothing is pending and the log is not read.
-    """
-    states = {state.name: state for state in view_states()}
-    health = {}
-    for name in NAMES:
-        state = states.get(name)
-        if strategy == INCREMENTAL:
-            pending = 0
-        else:
-            # Committed events the view does not reflect yet: the async worker's lag (0 in sync
-            # mode between commands). Informational: a lagging view is behind, not broken.
-            pending = pending_events_after(name, state.covered_snapshot if state else "")
-        health[name] = _view_health(state, pending, strategy, name in unfinished)
-    return health
+    """Each report's freshness under the strategy: status, refreshes, position, pending events and
+    lag. `unfinished`: views with a ticket nobody is refreshing (reporting.refresh.unfinished)."""
+    if strategy == INCREMENTAL:
+        # The tables change with the commands: nothing is pending, so the log is not read.
+        states = {state.name: state for state in view_states()}
+        lags = {name: (states.get(name), Lag(pending=0, seconds=0.0)) for name in NAMES}
+    else:
+        lags = view_lags()
+    return {
+        name: _view_health(state, lag, strategy, name in unfinished)
+        for name, (state, lag) in lags.items()
+    }
 
 
-def _view_health(state: ViewState | None, pending: int, strategy: str, unfinished: bool) -> dict:
+def _view_health(state: ViewState | None, lag: Lag, strategy: str, unfinished: bool) -> dict:
     status = state.status if state else "never refreshed"
     if unfinished and status == "fresh":
         # A ticket nobody is refreshing: its process died mid-refresh. The next command or
         # refresh heals it; until then the view may miss a committed command.
         status = "unfinished"
+    elif lag.pending and status in ("fresh", "never refreshed"):
+        status = "behind"  # committed events it does not reflect yet: never call that fresh
     health = {
         "status": status,
         "last_refreshed_at": state.last_refreshed_at.isoformat()
@@ -374,7 +416,8 @@ def _view_health(state: ViewState | None, pending: int, strategy: str, unfinishe
         "row_count": state.row_count if state else None,
         "refresh_count": state.refresh_count if state else 0,
         "position": state.position if state else 0,
-        "pending_events": pending,
+        "pending_events": lag.pending,
+        "lag_seconds": round(lag.seconds, 3),
         "last_error": state.last_error if state and state.status == "stale" else "",
         "table_current": bool(state and state.table_current),
     }
@@ -382,6 +425,8 @@ def _view_health(state: ViewState | None, pending: int, strategy: str, unfinishe
         # The commands keep the read tables exact; only a table not rebuilt since the switch from
         # another strategy (or a bulk load) is wrong, until `refresh_views --rebuild`.
         health["status"] = "fresh" if health["table_current"] else "rebuild needed"
+        health["pending_events"] = 0
+        health["lag_seconds"] = 0.0
         health["last_error"] = ""
     elif strategy == OFF:
         health["status"] = "not maintained"
@@ -390,4 +435,4 @@ def _view_health(state: ViewState | None, pending: int, strategy: str, unfinishe
 
 
 def healthy(health: dict[str, dict]) -> bool:
-    return all(v["status"] in ("fresh", "never refreshed") for v in health.values())
+    return all(view["status"] in SERVING for view in health.values())

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
-from reporting import ledger
+from reporting import ledger, metrics
 from reporting.catalog import NAMES, report_get
 from reporting.strategy import serves_tables
 
@@ -145,9 +145,18 @@ def refresh_view(
                 table_followed=serves_tables(),
             )
     except DatabaseError as error:
+        metrics.REFRESH_FAILURES.labels(name).inc()
         _stale_mark(name, error)
         raise RefreshFailed(name, error) from error
-    logger.info("refreshed %s in %.1f ms (%s rows)", name, duration_ms, row_count)
+    metrics.REFRESHES.labels(name).inc()
+    metrics.REFRESH_DURATION.labels(name).observe(duration_ms / 1000)
+    logger.info(
+        "refreshed %s in %.1f ms (%s rows)",
+        name,
+        duration_ms,
+        row_count,
+        extra={"view": name, "duration_ms": round(duration_ms, 1), "rows": row_count},
+    )
     return RefreshResult(view=name, refreshed=True, duration_ms=duration_ms, row_count=row_count)
 
 

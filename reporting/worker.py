@@ -32,24 +32,54 @@ def refresh_dirty() -> list[refresh.RefreshResult]:
     return results
 
 
+def lag_log(refreshed: list[str]) -> dict[str, ledger.Lag]:
+    """One line: what this pass refreshed and each view's lag behind the event log after it."""
+    lags = {name: lag for name, (_, lag) in ledger.view_lags().items()}
+    logger.info(
+        "worker pass: refreshed %s; lag %s",
+        ", ".join(refreshed) or "nothing",
+        ", ".join(f"{n} {lag.pending} events {lag.seconds:.1f}s" for n, lag in lags.items()),
+        extra={
+            "refreshed": refreshed,
+            "lag_seconds": {n: round(lag.seconds, 3) for n, lag in lags.items()},
+            "pending_events": {n: lag.pending for n, lag in lags.items()},
+        },
+    )
+    return lags
+
+
 def watch(
     *,
     debounce: float = 0.05,
     poll: float = 5.0,
     should_stop: Callable[[], bool] = lambda: False,
     report: Callable[[refresh.RefreshResult], None] = lambda result: None,
+    heartbeat: float = 60.0,
 ) -> None:
-    """Run until `should_stop()`; survives lost connections and failed refreshes."""
+    """Run until `should_stop()`; survives lost connections and failed refreshes.
+
+    Logs its lag after every pass that refreshed something or left a view behind, and at least
+    every `heartbeat` seconds.
+    """
     listening = False
+    last_logged = float("-inf")
     while not should_stop():
         try:
             if not listening:
                 connection.ensure_connection()
                 connection.connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
                 listening = True
+            refreshed = []
+            behind = False
             for result in refresh_dirty():  # also catches up on anything missed while down
                 report(result)
-            _wait_for_notification(poll)
+                if result.refreshed:
+                    refreshed.append(result.view)
+                behind = behind or bool(result.error)
+            if refreshed or behind or time.monotonic() - last_logged >= heartbeat:
+                lag_log(refreshed)
+                last_logged = time.monotonic()
+            _wait_for_notification(poll, should_stop)
             time.sleep(debounce)  # let a burst of commands land, then refresh once for all
         except DatabaseError as error:
             logger.warning("refresh worker lost the database (%s); retrying", error)
@@ -58,6 +88,12 @@ def watch(
             time.sleep(min(poll, 1.0))
 
 
-def _wait_for_notification(timeout: float) -> None:
-    for _ in connection.connection.notifies(timeout=timeout, stop_after=1):
-        break
+def _wait_for_notification(timeout: float, should_stop: Callable[[], bool]) -> None:
+    """Until a notification, `timeout`, or a stop request (checked twice a second: SIGTERM)."""
+    deadline = time.monotonic() + timeout
+    while not should_stop():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        for _ in connection.connection.notifies(timeout=min(remaining, 0.5), stop_after=1):
+            return

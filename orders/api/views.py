@@ -5,6 +5,8 @@ before the commit, so the database going away afterwards cannot turn a committed
 error that says nothing changed.
 """
 
+import logging
+import time
 from functools import wraps
 
 from django.db import transaction
@@ -13,7 +15,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orders import events, services
+from orders import events, metrics, services
 from orders.api import serializers as s
 from orders.api.idempotency import POSITION_HEADER, idempotent
 from orders.api.permissions import CommandPermission
@@ -29,6 +31,8 @@ from orders.models import Order
 from orders.services import Transition
 
 ORDER_CHANGE = ["orders.change_order"]
+
+logger = logging.getLogger("orders.commands")
 
 
 def answered_in_transaction(handler):
@@ -57,7 +61,9 @@ class CommandApi(APIView):
                 setattr(cls, method, answered_in_transaction(cls.__dict__[method]))
 
     def initial(self, request, *args, **kwargs):
+        self.command_started = time.perf_counter()
         events.command_position.set(None)
+        events.command_event.set(None)
         super().initial(request, *args, **kwargs)
 
     def finalize_response(self, request, response, *args, **kwargs):
@@ -66,7 +72,47 @@ class CommandApi(APIView):
         position = events.command_position.get()
         if position is not None and response.status_code < 300 and POSITION_HEADER not in response:
             response[POSITION_HEADER] = str(position)
-        return super().finalize_response(request, response, *args, **kwargs)
+        response = super().finalize_response(request, response, *args, **kwargs)
+        self.command_observe(request, response, position)
+        return response
+
+    def command_observe(self, request, response, position) -> None:
+        """One metric sample and one log line per command: type, aggregate, duration, position."""
+        match = request.resolver_match
+        command = match.url_name if match and match.url_name else type(self).__name__
+        if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+            return
+        command = f"{command} {request.method}"
+        duration = time.perf_counter() - getattr(self, "command_started", time.perf_counter())
+        status_code = str(response.status_code)
+        replayed = response.get("Idempotent-Replayed") == "true"
+        metrics.COMMANDS.labels(command, status_code).inc()
+        metrics.COMMAND_DURATION.labels(command).observe(duration)
+        if response.status_code >= 400:
+            metrics.COMMAND_ERRORS.labels(command, status_code).inc()
+        if replayed:
+            metrics.IDEMPOTENT_REPLAYS.labels(command).inc()
+        event = events.command_event.get() if response.status_code < 400 else None
+        aggregate = f"{event.aggregate_type}:{event.aggregate_id}" if event else "-"
+        logger.info(
+            "command %s %s -> %s in %.1f ms (aggregate %s, position %s%s)",
+            command,
+            request.path,
+            status_code,
+            duration * 1000,
+            aggregate,
+            position if position is not None else "-",
+            ", replayed" if replayed else "",
+            extra={
+                "command": command,
+                "status": response.status_code,
+                "aggregate": aggregate,
+                "event_type": event.event_type if event else None,
+                "duration_ms": round(duration * 1000, 1),
+                "position": position,
+                "replayed": replayed,
+            },
+        )
 
     @staticmethod
     def valid(serializer_class, request) -> dict:

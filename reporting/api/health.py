@@ -1,32 +1,103 @@
-"""GET /healthz: is the database reachable, and is every report current? 503 when not."""
+"""Health: /healthz/live (the process answers), /healthz/ready (it can serve), /healthz (alias).
 
+- live: 200 without touching the database.
+- ready: 503 unless the database answers, no view is stale, unfinished or needs a rebuild, and,
+  in async mode, no view's oldest unreflected event is older than READ_MODEL_MAX_LAG_SECONDS.
+  A view that is behind shows `behind` and its lag (age of its oldest unreflected committed
+  event), never `fresh`. The public gets `{"status": ...}` only; staff (session or API token) or
+  `Authorization: Bearer <HEALTH_DETAILS_TOKEN>` get every check and view.
+- /healthz: the same checks and status code as ready, with the details for everyone, as it always
+  had (backward compatibility: monitors and scripts read `views`, `pending_events`, ...).
+"""
+
+import hmac
+
+from django.conf import settings
 from django.db import DatabaseError
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from rest_framework.authtoken.models import Token
 
 from reporting import ledger, refresh
-from reporting.strategy import strategy_get
+from reporting.strategy import ASYNC, strategy_get
+
+
+@never_cache
+@require_safe
+def live(request):
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_safe
+def ready(request):
+    body, healthy = readiness()
+    if not details_allowed(request):
+        body = {"status": body["status"]}
+    return JsonResponse(body, status=200 if healthy else 503)
 
 
 @never_cache
 @require_safe
 def healthz(request):
+    body, healthy = readiness()
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+def readiness() -> tuple[dict, bool]:
+    """(the full report, ready?)."""
     strategy = strategy_get()
     try:
         views = ledger.report_health(strategy, frozenset(refresh.unfinished()))
     except DatabaseError as error:
-        return JsonResponse(
-            {"status": "unavailable", "database": "unreachable", "error": type(error).__name__},
-            status=503,
-        )
-    healthy = ledger.healthy(views)
-    return JsonResponse(
-        {
-            "status": "ok" if healthy else "degraded",
-            "database": "ok",
-            "strategy": strategy,
-            "views": views,
+        return {
+            "status": "unavailable",
+            "database": "unreachable",
+            "error": type(error).__name__,
+            "checks": {"database": {"status": "fail", "error": type(error).__name__}},
+        }, False
+    max_lag = settings.READ_MODEL_MAX_LAG_SECONDS
+    oldest = max((view["lag_seconds"] for view in views.values()), default=0.0)
+    views_ok = ledger.healthy(views)
+    # Only the async worker's lag can grow: in sync and incremental modes a command reflects
+    # its own events before it returns (a failure there shows as a stale view instead).
+    lag_ok = strategy != ASYNC or oldest <= max_lag
+    healthy = views_ok and lag_ok
+    checks = {
+        "database": {"status": "ok"},
+        "views": {
+            "status": "ok" if views_ok else "fail",
+            "not_serving": sorted(n for n, v in views.items() if v["status"] not in ledger.SERVING),
         },
-        status=200 if healthy else 503,
-    )
+        "lag": {
+            "status": "ok" if lag_ok else "fail",
+            "oldest_unreflected_seconds": round(oldest, 3),
+            "max_lag_seconds": max_lag,
+            "enforced": strategy == ASYNC,
+        },
+    }
+    return {
+        "status": "ok" if healthy else "degraded",
+        "database": "ok",
+        "strategy": strategy,
+        "checks": checks,
+        "views": views,
+    }, healthy
+
+
+def details_allowed(request) -> bool:
+    """Staff (session or `Authorization: Token <key>` of a staff user), or the details token."""
+    scheme, _, credential = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    credential = credential.strip()
+    token = settings.HEALTH_DETAILS_TOKEN
+    if scheme.lower() == "bearer" and token and credential:
+        return hmac.compare_digest(credential.encode(), token.encode())
+    try:
+        if scheme.lower() == "token" and credential:
+            found = Token.objects.select_related("user").filter(key=credential).first()
+            return bool(found and found.user.is_active and found.user.is_staff)
+        user = getattr(request, "user", None)
+        return bool(user and user.is_authenticated and user.is_active and user.is_staff)
+    except DatabaseError:  # the database is gone: the public answer it is
+        return False

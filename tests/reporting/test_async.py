@@ -4,6 +4,7 @@ The worker runs as a real subprocess on the test database; it is killed and rest
 that nothing is lost, and two run at once to show they share the work.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -227,3 +228,45 @@ def test_the_worker_survives_its_idle_connection_being_dropped(api, async_mode, 
     wait_until(all_views_caught_up, seconds=10)
     assert worker.process.poll() is None, worker.process.stdout.read()
     assert_reports_match_write_model()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_the_worker_logs_its_lag_and_stops_cleanly_on_a_signal(async_mode, sig):
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_of_test_database(),
+        "READ_MODEL_REFRESH": "async",
+        "LOG_FORMAT": "json",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "refresh_views", "--watch", "--poll", "30"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "listening" in process.stdout.readline()
+        order_make()
+        wait_until(all_views_caught_up)
+        time.sleep(0.3)  # the pass's lag line follows its refreshes
+        started = time.monotonic()
+        process.send_signal(sig)
+        stdout, stderr = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    # a poll of 30 s does not delay the stop: the wait checks for it twice a second
+    assert time.monotonic() - started < 5
+    assert process.returncode == 0, stderr
+    assert "Refresh worker: stopped." in stdout
+    passes = [
+        line
+        for line in map(json.loads, stderr.splitlines())
+        if line["logger"] == "reporting.worker"
+    ]
+    assert any("order_summary" in p["refreshed"] for p in passes)
+    assert passes[-1]["pending_events"]["order_summary"] == 0
+    assert set(passes[-1]["lag_seconds"]) == set(NAMES)

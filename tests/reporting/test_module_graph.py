@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Bottom first. A module may import any module of a lower layer and none of its own or a higher
 # one; the top layer (HTTP, admin, CLI) may also use its own package's modules.
 LAYERS = [
-    ["reporting.models", "reporting.strategy"],
+    ["reporting.models", "reporting.strategy", "reporting.metrics"],
     ["reporting.maintenance"],
     ["reporting.catalog"],
     ["reporting.ledger", "reporting.queries"],

@@ -75,9 +75,9 @@ class Command(BaseCommand):
             signal.signal(sig, lambda *_: stopping.append(True))
         self.stdout.write(f"Refresh worker: listening (debounce {debounce}s, poll {poll}s).")
         self.stdout.flush()
-        worker.watch(
-            debounce=debounce, poll=poll, should_stop=lambda: bool(stopping), report=self._print
-        )
+        # Each refresh and each pass's lag is a log line (stderr; LOG_FORMAT=json for collectors),
+        # not printed here a second time.
+        worker.watch(debounce=debounce, poll=poll, should_stop=lambda: bool(stopping))
         self.stdout.write("Refresh worker: stopped.")
 
     def _print(self, result) -> None:

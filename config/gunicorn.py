@@ -1,0 +1,22 @@
+"""gunicorn settings (`gunicorn -c config/gunicorn.py config.wsgi`, as `make serve-production`):
+gunicorn's own lines (start, workers, access log) in the project's log format (LOG_FORMAT)."""
+
+import os
+
+from config.logging import logging_config
+
+_config = logging_config(
+    fmt=os.environ.get("LOG_FORMAT", "text"), level=os.environ.get("LOG_LEVEL", "INFO")
+)
+_config["loggers"]["gunicorn.error"] = {"handlers": [], "level": "INFO", "propagate": True}
+_config["loggers"]["gunicorn.access"] = {"handlers": [], "level": "INFO", "propagate": True}
+logconfig_dict = _config
+
+
+def child_exit(server, worker):
+    """With PROMETHEUS_MULTIPROC_DIR (per-worker metrics summed at scrape), forget a dead worker's
+    live gauges."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
