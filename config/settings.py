@@ -187,6 +187,10 @@ REST_FRAMEWORK = {
         "user": os.environ.get("API_THROTTLE_USER", "6000/minute"),
     },
     "NON_FIELD_ERRORS_KEY": "non_field_errors",
+    # Throttling identifies a client by its address. With no proxy in front (the default, 0) that
+    # is REMOTE_ADDR: an X-Forwarded-For header, which any client can write, is ignored. Behind
+    # N trusted proxies, set API_NUM_PROXIES=N to take the address the outermost one saw.
+    "NUM_PROXIES": int(os.environ.get("API_NUM_PROXIES", "0")),
 }
 
 SPECTACULAR_SETTINGS = {

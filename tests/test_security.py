@@ -142,6 +142,16 @@ def test_anonymous_clients_are_throttled(anonymous_api):
     assert codes[60] == 429
 
 
+@pytest.mark.django_db
+def test_rotating_x_forwarded_for_does_not_escape_the_anonymous_throttle(anonymous_api):
+    codes = [
+        anonymous_api.get("/api/", HTTP_X_FORWARDED_FOR=f"203.0.113.{n % 250}").status_code
+        for n in range(61)
+    ]
+    assert codes[:60] == [200] * 60
+    assert codes[60] == 429
+
+
 def run_manage(*args, **env):
     full_env = {**os.environ, **env}
     return subprocess.run(
