@@ -25,6 +25,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 RESULTS = BASE_DIR / "benchmarks" / "results" / "latest.json"
 CHART = BASE_DIR / "docs" / "benchmark.png"
 CLIENTS = 8
+READ_REPEAT, DASHBOARD_REPEAT, CURSOR_HOPS = 60, 20, 10  # issue #16's reads, issue #11's dashboard
+# The server runs with production settings (DEBUG off, WhiteNoise, manifest static files); this
+# process shares its secret key so that a session it writes in the database is valid there.
+SECRET_KEY = "benchmark-only-secret-key-not-for-production-0123456789abcdefghijklmnop"
 
 
 def main() -> None:
@@ -46,6 +50,7 @@ def main() -> None:
     sizes = sorted(set(args.sizes + ([1_000_000] if args.full else [])))
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ["DJANGO_SECRET_KEY"] = SECRET_KEY
     sys.path.insert(0, str(BASE_DIR))
     from benchmarks.database import bench_database_url
 
@@ -92,6 +97,8 @@ def measure_size(size: int, seconds: float, slow_override: int | None = None) ->
     )
     token, _ = Token.objects.get_or_create(user=user)
     shop = s.Shop()
+    days = s.seeded_days()  # before any command adds today's orders
+    analyst_token, analyst_session = s.analyst_credentials()
     slow = {10_000: 30, 100_000: 15}.get(size, 5)  # commands that refresh: fewer at larger sizes
     if slow_override:
         slow = slow_override
@@ -107,6 +114,11 @@ def measure_size(size: int, seconds: float, slow_override: int | None = None) ->
         results["http_command_with_refresh"] = s.measure_http_command(http, shop, slow)
         order_id = http.post("/api/orders/", shop.order_body(), expect=201).json()["id"]
         results["reads"] = s.measure_reads(http, order_id, 50, 5 if size <= 100_000 else 2)
+        print("report reads and dashboard as an analyst (sync) ...", flush=True)
+        results["report_reads"] = {"sync": analyst_reads(base, analyst_token, order_id, days)}
+        results["dashboard"] = {
+            "sync": s.measure_dashboard(base, analyst_session, DASHBOARD_REPEAT)
+        }
         print(f"HTTP throughput (sync), {CLIENTS} clients ...", flush=True)
         results["throughput_commands"] = s.measure_throughput(
             http_order(base, token.key, shop), CLIENTS, seconds
@@ -132,6 +144,11 @@ def measure_size(size: int, seconds: float, slow_override: int | None = None) ->
         http = s.HttpClient(base, token.key)
         print("HTTP command (incremental) ...", flush=True)
         results["http_command_incremental"] = s.measure_http_command(http, shop, fast)
+        print("report reads and dashboard as an analyst (incremental) ...", flush=True)
+        results["report_reads"]["incremental"] = analyst_reads(base, analyst_token, order_id, days)
+        results["dashboard"]["incremental"] = s.measure_dashboard(
+            base, analyst_session, DASHBOARD_REPEAT
+        )
         print(f"HTTP throughput (incremental), {CLIENTS} clients ...", flush=True)
         results["throughput_http_incremental"] = s.measure_throughput(
             http_order(base, token.key, shop), CLIENTS, seconds
@@ -155,6 +172,15 @@ def measure_size(size: int, seconds: float, slow_override: int | None = None) ->
         / results["throughput_service_off"]["per_second"],
     }
     return results
+
+
+def analyst_reads(base: str, token: str, order_id: int, days: tuple[str, str]) -> dict:
+    """Issue #16: each report endpoint against the API root, as a non-superuser analyst."""
+    from benchmarks import scenarios as s
+
+    http = s.HttpClient(base, token)
+    paths = s.report_read_paths(http, order_id, days, CURSOR_HOPS)
+    return s.measure_report_reads(http, paths, READ_REPEAT)
 
 
 def http_order(base: str, token: str, shop):
@@ -187,11 +213,12 @@ class served:
             port = sock.getsockname()[1]
         env = {
             **os.environ,
-            "DJANGO_DEBUG": "1",
+            **PRODUCTION,
             "API_THROTTLE_USER": "100000000/minute",
             "DATABASE_CONN_MAX_AGE": "60",
             **self.extra_env,
-        }  # persistent connections, as in production
+        }  # production settings and persistent connections, as in production
+        collectstatic(env)
         self.process = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "gunicorn"),
@@ -226,6 +253,28 @@ class served:
     def __exit__(self, *exc):
         self.process.terminate()
         self.process.wait(timeout=30)
+
+
+PRODUCTION = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": SECRET_KEY,
+    "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+    "DJANGO_SECURE_SSL_REDIRECT": "0",  # plain HTTP on loopback
+}
+_static_collected = False
+
+
+def collectstatic(env: dict) -> None:
+    """The manifest the production static storage needs (the dashboard's {% static %}); once."""
+    global _static_collected
+    if not _static_collected:
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+            cwd=BASE_DIR,
+            env=env,
+            check=True,
+        )
+        _static_collected = True
 
 
 class refresh_worker:
@@ -329,6 +378,29 @@ def print_table(size: int, r: dict) -> None:
         + f" differing keys -> {'OK' if v['ok'] else 'DIFFERENT'}"
     )
     print(f"seed: {r['seed_seconds']:.1f} s")
+    reads = r["report_reads"]
+    print(
+        f"\nreads as an analyst, production server: median (p95) ms, ratio of medians to /api/"
+        f"\n{'':34} {'sync':>26} {'incremental':>26}"
+    )
+    for name in reads["sync"]:
+        cells = []
+        for mode in ("sync", "incremental"):
+            x = reads[mode].get(name)
+            cells.append(
+                f"{x['median_ms']:7.2f} ({x['p95_ms']:7.2f}) x{x['ratio_to_root']:5.2f}"
+                if x
+                else f"{'-':>26}"
+            )
+        print(f"{name:34} {cells[0]:>26} {cells[1]:>26}")
+    d = r["dashboard"]
+    print(
+        f"{'dashboard (/dashboard/)':34} "
+        + " ".join(
+            f"{d[m]['median_ms']:7.2f} ({d[m]['p95_ms']:7.2f}){'':7}"
+            for m in ("sync", "incremental")
+        )
+    )
 
 
 if __name__ == "__main__":

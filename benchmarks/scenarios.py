@@ -273,3 +273,109 @@ def verify_read_model() -> dict:
         "differing_keys": sum(v["differing_keys"] for v in views.values()),
         "views": views,
     }
+
+
+# --- reads through the production server, as an analyst (issue #16) and the dashboard (#11) ------
+
+
+def analyst_credentials() -> tuple[str, str]:
+    """A non-superuser in the Analysts group: its API token, and a signed-in session key for the
+    dashboard (made in the database: the server shares DJANGO_SECRET_KEY with this process)."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.models import User
+    from django.contrib.sessions.backends.db import SessionStore
+    from rest_framework.authtoken.models import Token
+
+    from orders import roles
+
+    groups = roles.roles_ensure()
+    user, created = User.objects.get_or_create(
+        username="bench-analyst", defaults={"is_superuser": False, "is_staff": False}
+    )
+    if created:
+        user.set_unusable_password()
+        user.save()
+    user.groups.set([groups[roles.ANALYSTS]])
+    token, _ = Token.objects.get_or_create(user=user)
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return token.key, session.session_key
+
+
+def seeded_days() -> tuple[str, str]:
+    """The last 30 days of the seeded orders (from, to), as the daily revenue report counts them."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT (max(created_at) AT TIME ZONE 'UTC')::date FROM orders_order")
+        (last,) = cursor.fetchone()
+    from datetime import timedelta
+
+    return (last - timedelta(days=29)).isoformat(), last.isoformat()
+
+
+ORDERS_LIST = "/api/reports/orders/?page_size=50"
+
+
+def report_read_paths(http: "HttpClient", order_id: int, days: tuple[str, str], hops: int) -> dict:
+    """The endpoints of issue #16, the API root first; the last page number and the deep cursor
+    page are found by reading the list once."""
+    first = http.get(ORDERS_LIST).json()
+    last_page = max(1, -(-first["count"] // 50))
+    url = http.get(ORDERS_LIST + "&cursor=").json()["next"]
+    for _ in range(hops - 1):  # `url` is page 2; follow `next` until page hops + 1
+        url = http.get(_path(http, url)).json()["next"] or url
+    return {
+        "api_root": "/api/",
+        "orders_top50_by_total": "/api/reports/orders/?ordering=-total_amount&page_size=50",
+        "order_by_id": f"/api/reports/orders/{order_id}/",
+        "customers_top50_by_lifetime_value": "/api/reports/customers/?ordering=-lifetime_value&page_size=50",
+        "products_top10_by_revenue": "/api/reports/products/?ordering=-revenue&page_size=10",
+        "daily_revenue_last_30_days": f"/api/reports/daily-revenue/?from={days[0]}&to={days[1]}",
+        "orders_page_first": ORDERS_LIST,
+        "orders_page_last": f"{ORDERS_LIST}&page={last_page}",
+        "orders_cursor_first": ORDERS_LIST + "&cursor=",
+        f"orders_cursor_page_{hops + 1}": _path(http, url),
+    }
+
+
+def _path(http: "HttpClient", url: str) -> str:
+    return url[len(http.base) :] if url.startswith(http.base) else url
+
+
+def measure_report_reads(http: "HttpClient", paths: dict, repeat: int) -> dict:
+    """Each endpoint `repeat` times, interleaved (one round = every endpoint once, after a warm-up
+    round); median and p95, and each median and p95 as a ratio to the API root's."""
+    samples: dict[str, list[float]] = {name: [] for name in paths}
+    for round_ in range(repeat + 1):
+        for name, path in paths.items():
+            started = time.perf_counter()
+            http.get(path)
+            if round_:
+                samples[name].append((time.perf_counter() - started) * 1000)
+    root = summary(samples["api_root"])
+    results = {}
+    for name, path in paths.items():
+        s = summary(samples[name])
+        results[name] = {
+            "path": path,
+            **s,
+            "ratio_to_root": s["median_ms"] / root["median_ms"],
+            "p95_ratio_to_root": s["p95_ms"] / root["p95_ms"],
+        }
+    return results
+
+
+def measure_dashboard(base: str, session_key: str, repeat: int) -> dict:
+    """GET /dashboard/ as the signed-in analyst (session cookie), after one warm-up request."""
+    session = requests.Session()
+    session.cookies.set("sessionid", session_key)
+
+    def get():
+        response = session.get(base + "/dashboard/", timeout=600, allow_redirects=False)
+        if response.status_code != 200:
+            raise RuntimeError(f"/dashboard/: {response.status_code} {response.text[:200]}")
+
+    return timed(get, repeat)
