@@ -163,15 +163,21 @@ def pending_events_after(name: str, covered_snapshot: str, cursor=None) -> int:
 
 
 def covers(name: str, position: int) -> bool:
-    """Does the view reflect the (committed) transaction at `position`?"""
+    """Does the view reflect the (committed) transaction at `position`? It does when its covered
+    snapshot sees that transaction, and also when the transaction committed no event that changes
+    the view (a payment changes the order summary only: every other report already reflects it)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT covered_snapshot <> ''
-                   AND pg_visible_in_snapshot(%s::text::xid8, covered_snapshot::pg_snapshot)
-            FROM {LEDGER} WHERE name = %s
+            SELECT (covered_snapshot <> ''
+                    AND pg_visible_in_snapshot(%(position)s::text::xid8,
+                                               covered_snapshot::pg_snapshot))
+                OR (pg_visible_in_snapshot(%(position)s::text::xid8, pg_current_snapshot())
+                    AND NOT EXISTS (SELECT 1 FROM {EVENTS} WHERE txid = %(position)s
+                                    AND event_type = ANY(%(types)s)))
+            FROM {LEDGER} WHERE name = %(name)s
             """,
-            [position, name],
+            {"position": position, "name": name, "types": event_types_changing(name)},
         )
         row = cursor.fetchone()
     return bool(row and row[0])

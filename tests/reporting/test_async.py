@@ -227,3 +227,22 @@ def test_the_worker_survives_its_idle_connection_being_dropped(api, async_mode, 
     wait_until(all_views_caught_up, seconds=10)
     assert worker.process.poll() is None, worker.process.stdout.read()
     assert_reports_match_write_model()
+
+
+@pytest.mark.parametrize("strategy", ["sync", "async"])
+def test_min_position_on_a_report_the_command_does_not_change_answers_at_once(
+    api, fresh_views, settings, strategy
+):
+    """Paying changes only the order summary: the other reports already reflect the payment."""
+    order = order_make()
+    settings.READ_MODEL_REFRESH = strategy
+    settings.READ_MODEL_WAIT_SECONDS = 0  # no waiting allowed: covered already, or 504
+    paid = api.post(f"/api/orders/{order.pk}/pay/", {}, format="json")
+    position = paid["X-Command-Position"]
+    for report in ["customers/", "products/", "daily-revenue/"]:
+        response = api.get(f"/api/reports/{report}?min_position={position}")
+        assert response.status_code == 200, (report, response.content)
+        assert response["X-Read-Model-Pending"] == "0"
+    # the report the command does change is still behind in async mode: it must wait for it
+    behind = api.get(f"/api/reports/orders/?min_position={position}")
+    assert behind.status_code == (504 if strategy == "async" else 200), behind.content
