@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench serve-production clean
+.PHONY: run test lint bench mutate serve-production clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -35,6 +35,12 @@ serve-production: $(STAMP)
 ## Benchmarks (not part of make test): 10k and 100k orders; BENCH_ARGS=--full adds 1M
 bench: $(STAMP)
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
+## Mutation testing (not part of make test): cosmic-ray over the modules that carry the guarantees,
+## each against the tests that cover it; writes docs/mutation-report.md. MUTATE_ARGS=<module ...>
+mutate: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench,mutate]'
+	$(PY) -m mutation.run $(MUTATE_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
