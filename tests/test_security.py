@@ -291,3 +291,16 @@ def test_production_server_serves_api_and_static_files(tmp_path, fresh_views):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.parametrize("permission_class", ["commands", "reports"])
+def test_permissions_deny_a_request_without_any_user(permission_class):
+    """DRF may be configured with UNAUTHENTICATED_USER = None: no user is no permission."""
+    from types import SimpleNamespace
+
+    from orders.api.permissions import CommandPermission
+    from reporting.api.permissions import CanViewReport
+
+    checker = {"commands": CommandPermission, "reports": CanViewReport}[permission_class]()
+    view = SimpleNamespace(required_permissions={}, report=None, queryset=None)
+    assert checker.has_permission(SimpleNamespace(user=None, method="GET"), view) is False
