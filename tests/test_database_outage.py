@@ -1,6 +1,5 @@
 """PostgreSQL goes away: 503 JSON, nothing half-written, and recovery without a restart."""
 
-import threading
 import time
 
 import pytest
@@ -11,6 +10,7 @@ from rest_framework.authtoken.models import Token
 from orders.models import DomainEvent, Order
 from tests.db import other_session
 from tests.factories import customer_make, make_user, order_make, product_make
+from tests.threads import Thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -72,11 +72,8 @@ def test_a_command_cut_off_mid_transaction_leaves_nothing_behind(http):
         # the command writes its order, lines and event; at COMMIT the deferred foreign-key check
         # waits for the product row held here
         blocker.execute("SELECT 1 FROM orders_product WHERE id = %s FOR UPDATE", [product.pk])
-        result = {}
         body = {"customer_id": customer.pk, "lines": [{"product_id": product.pk, "quantity": 1}]}
-        sender = threading.Thread(
-            target=lambda: result.update(response=session.post(f"{base}/api/orders/", json=body))
-        )
+        sender = Thread(lambda: session.post(f"{base}/api/orders/", json=body))
         sender.start()
         for _ in range(200):
             waiting = admin.execute(
@@ -89,11 +86,11 @@ def test_a_command_cut_off_mid_transaction_leaves_nothing_behind(http):
         assert waiting, "the command never reached its commit"
         # when: its connection dies mid-transaction
         admin.execute("SELECT pg_terminate_backend(%s)", [waiting[0][0]])
-        sender.join(timeout=30)
+        response = sender.join(timeout=30)  # re-raises the sender's exception, if any
         blocker.rollback()
 
     # then: a 503, and neither the order row nor an event survived
-    assert result["response"].status_code == 503
+    assert response.status_code == 503
     assert not Order.objects.filter(customer=customer).exists()
     assert DomainEvent.objects.count() == events_before
     # and the next command goes through
