@@ -6,6 +6,7 @@ Other sessions (tests.db.other_session) hold locks at chosen moments; the test w
 """
 
 import threading
+import time
 from decimal import Decimal
 
 import psycopg
@@ -135,3 +136,56 @@ def test_a_ticket_covered_by_a_later_refresh_is_skipped_and_shares_it(sync_strat
     (later,) = ledger.tickets_take(["order_summary"]).values()
     assert refresh.refresh_view("order_summary", ticket=later).refreshed
     assert ViewState.objects.get(name="order_summary").refresh_count == before + 2
+
+
+# --- what a refresh records, and what it leaves behind ------------------------------------------
+
+
+def test_a_refresh_records_its_rows_duration_and_snapshot_and_leaves_no_lock_timeout(
+    sync_strategy, fresh_views
+):
+    from django.db import connection
+
+    order_make(), order_make()
+    before = ViewState.objects.get(name="order_summary")
+    started = time.perf_counter()
+    result = refresh.refresh_view("order_summary")
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    state = ViewState.objects.get(name="order_summary")
+
+    assert result.refreshed and result.row_count == state.row_count == 2
+    # a REFRESH takes well over 50 µs, and no longer than the call that ran it
+    assert 0.05 < result.duration_ms == state.last_duration_ms <= elapsed_ms
+    assert state.refresh_count == before.refresh_count + 1 and state.status == "fresh"
+    assert state.covered_snapshot and state.position > 0
+    # the refresh's lock_timeout was local to its transaction: the connection is back to default
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone()[0] == "0"
+
+
+def test_only_if_behind_refreshes_a_view_behind_the_log_and_skips_one_that_is_not(
+    settings, fresh_views
+):
+    settings.READ_MODEL_REFRESH = "async"  # commands leave the refreshing to the worker
+    order_make()
+    assert ledger.pending_events("order_summary") >= 1
+    assert refresh.refresh_view("order_summary", only_if_behind=True).refreshed
+    assert ledger.pending_events("order_summary") == 0
+    skipped = refresh.refresh_view("order_summary", only_if_behind=True)
+    assert skipped == refresh.RefreshResult(view="order_summary", refreshed=False)
+    assert refresh.refresh_view("order_summary").refreshed  # without the flag: always
+
+
+def test_refresh_after_commit_refreshes_named_and_stale_views_in_the_fixed_order(
+    sync_strategy, fresh_views
+):
+    ledger.stale_mark("daily_revenue", RuntimeError("earlier failure"))
+    before = {s.name: s.refresh_count for s in ViewState.objects.all()}
+    assert refresh.refresh_after_commit(["customer_stats", "order_summary"]) == []
+    after = {s.name: s for s in ViewState.objects.all()}
+    refreshed = {name for name in before if after[name].refresh_count == before[name] + 1}
+    assert refreshed == {"order_summary", "customer_stats", "daily_revenue"}
+    assert after["daily_revenue"].status == "fresh"  # healed by a command that did not name it
+    order = sorted(refreshed, key=lambda name: after[name].last_refreshed_at)
+    assert order == [name for name in refresh.NAMES if name in refreshed]
