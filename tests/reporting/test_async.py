@@ -262,6 +262,7 @@ def test_min_position_on_a_report_the_command_does_not_change_answers_at_once(
     api, fresh_views, settings, strategy
 ):
     """Paying changes only the order summary: the other reports already reflect the payment."""
+    settings.READ_MODEL_REFRESH = "sync"  # every view shows the order before it is paid
     order = order_make()
     settings.READ_MODEL_REFRESH = strategy
     settings.READ_MODEL_WAIT_SECONDS = 0  # no waiting allowed: covered already, or 504
