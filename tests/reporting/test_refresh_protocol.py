@@ -189,3 +189,42 @@ def test_refresh_after_commit_refreshes_named_and_stale_views_in_the_fixed_order
     assert after["daily_revenue"].status == "fresh"  # healed by a command that did not name it
     order = sorted(refreshed, key=lambda name: after[name].last_refreshed_at)
     assert order == [name for name in refresh.NAMES if name in refreshed]
+
+
+# --- failures: reported, marked stale, never raised at a committed command ----------------------
+
+
+def test_refresh_views_reports_a_failed_view_and_still_refreshes_the_others(
+    sync_strategy, fresh_views, settings
+):
+    settings.READ_MODEL_LOCK_TIMEOUT = "300ms"
+    order_make()
+    with other_session(autocommit=False) as blocker:
+        blocker.execute(f"REFRESH MATERIALIZED VIEW {VIEW}")  # holds the view's lock
+        results = {result.view: result for result in refresh.refresh_views()}
+        blocker.rollback()
+    failed = results.pop("order_summary")
+    assert (failed.refreshed, failed.duration_ms) == (False, 0.0)
+    assert "lock timeout" in failed.error
+    assert ViewState.objects.get(name="order_summary").status == "stale"
+    assert all(r.refreshed and r.error is None for r in results.values()), results
+
+
+def test_refresh_after_commit_never_raises_when_the_database_fails(sync_strategy, fresh_views):
+    from django.db import DataError, connection
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            try:
+                cursor.execute("SELECT 1/0")
+            except DataError:
+                pass  # the transaction is now aborted: every statement fails
+        # the command has committed; its refresh cannot even take tickets: it reports, not raises
+        assert refresh.refresh_after_commit(["customer_stats", "order_summary"]) == [
+            "order_summary",
+            "customer_stats",
+        ]
+        # nor can a refresh mark its view stale: it still raises only RefreshFailed
+        with pytest.raises(refresh.RefreshFailed):
+            refresh.refresh_view("order_summary")
+        transaction.set_rollback(True)
