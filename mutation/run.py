@@ -8,6 +8,7 @@ below: no test can tell it from the original) or marked as a hole to close with 
 
     python -m mutation.run                      # every module
     python -m mutation.run reporting/refresh.py # some of them (the report keeps the others' rows)
+    python -m mutation.run --report             # rewrite the report from the last results
 """
 
 import json
@@ -81,6 +82,46 @@ EQUIVALENT: dict[tuple[str, int, str], str] = {
             "perf_counter counts from boot, far longer than any refresh"
         ),
     },
+    ("orders/services.py", 105, "core/ReplaceComparisonOperator_Gt_NotEq"): (
+        "a product id taken from the list occurs in it at least once: `count != 1` is `count > 1`"
+    ),
+    ("orders/services.py", 192, "core/ReplaceComparisonOperator_Eq_LtE"): (
+        "an order always has at least one line (a database trigger enforces it): `<= 1` is `== 1`"
+    ),
+    ("orders/services.py", 325, "core/ReplaceBinaryOperator_Mul_Div"): (
+        "`*` -> `/` in the signature: every caller passes field and prefix by keyword"
+    ),
+    ("orders/services.py", 333, "core/ReplaceBinaryOperator_Mul_Div"): (
+        "`*` -> `/` in the signature: every caller passes field and prefix by keyword"
+    ),
+}
+
+# Survivors of the last recorded run killed since by a new test (each checked by applying the
+# mutant by hand and seeing the test fail); the next run of the module counts them as killed.
+_ATOMIC = "tests/orders/test_services.py::test_a_command_that_fails_after_writing_leaves_nothing"
+KILLED_SINCE: dict[tuple[str, int, str], str] = {
+    **{
+        ("orders/services.py", line, "core/RemoveDecorator"): _ATOMIC
+        for line in (33, 45, 59, 76, 95, 139, 163, 187, 274)
+    },
+    ("orders/services.py", 108, "core/NumberReplacer"): (
+        "tests/orders/test_services.py::test_order_input_errors_name_the_line_and_the_first_duplicate"
+    ),
+    ("orders/services.py", 111, "core/NumberReplacer"): (
+        "tests/orders/test_services.py::test_order_input_errors_name_the_line_and_the_first_duplicate"
+    ),
+    ("orders/services.py", 299, "core/ReplaceComparisonOperator_NotEq_Lt"): (
+        "tests/orders/test_services.py::test_lines_change_only_while_pending"
+    ),
+    ("orders/services.py", 310, "core/ReplaceComparisonOperator_NotEq_IsNot"): (
+        "tests/orders/test_services.py::test_if_match_works_past_small_integers"
+    ),
+    ("orders/services.py", 368, "core/ExceptionReplacer"): (
+        "tests/orders/test_services.py::test_a_unique_race_lost_to_a_concurrent_command_is_a_field_error"
+    ),
+    ("orders/services.py", 335, "core/ReplaceComparisonOperator_LtE_Lt"): (
+        "tests/orders/test_services.py::test_the_largest_quantity_is_accepted_and_one_more_is_not"
+    ),
 }
 
 
@@ -186,12 +227,15 @@ def report_write(rows: list[dict]) -> None:
         "|---|---|---|---|---|---|",
     ]
     for row in rows:
-        survived = len(row["survivors"])
+        since = sum(1 for s in row["survivors"] if killed_since(row["module"], s))
+        survived = len(row["survivors"]) - since
         equivalent = sum(1 for s in row["survivors"] if reason(row["module"], s))
-        total = row["killed"] + survived
-        score = f"{100 * row['killed'] / total:.1f}%" if total else "n/a"
+        killed = row["killed"] + since
+        total = killed + survived
+        score = f"{100 * killed / total:.1f}%" if total else "n/a"
+        note = f" ({since} since, by new tests)" if since else ""
         lines.append(
-            f"| `{row['module']}` | {total + row['incompetent']} | {row['killed']} "
+            f"| `{row['module']}` | {total + row['incompetent']} | {killed}{note} "
             f"| {survived} ({equivalent}) | {score} | {row['seconds'] / 60:.1f} min |"
         )
     for row in rows:
@@ -199,8 +243,13 @@ def report_write(rows: list[dict]) -> None:
         if not row["survivors"]:
             lines.append("No survivors.")
         for s in row["survivors"]:
-            why = reason(row["module"], s)
-            verdict = f"equivalent: {why}" if why else "**not killed: needs a test**"
+            why, test = reason(row["module"], s), killed_since(row["module"], s)
+            if test:
+                verdict = f"killed since this run by `{test}`"
+            elif why:
+                verdict = f"equivalent: {why}"
+            else:
+                verdict = "**not killed: needs a test**"
             lines += [f"- line {s['line']}, {s['operator']}: {verdict}", "", "```diff"]
             lines += [d for d in s["diff"].splitlines() if d[:1] in "+-" and d[:3] not in "---+++"]
             lines += ["```", ""]
@@ -211,7 +260,15 @@ def reason(module: str, survivor: dict) -> str | None:
     return EQUIVALENT.get((module, survivor["line"], survivor["operator"]))
 
 
+def killed_since(module: str, survivor: dict) -> str | None:
+    return KILLED_SINCE.get((module, survivor["line"], survivor["operator"]))
+
+
 def main(argv: list[str]) -> None:
+    if argv == ["--report"]:
+        rows = json.loads((WORK / "results.json").read_text())
+        report_write([rows[m] for m in MODULES if m in rows])
+        return
     unknown = set(argv) - set(MODULES)
     if unknown:
         raise SystemExit(f"unknown module(s) {sorted(unknown)}; known: {sorted(MODULES)}")
