@@ -9,7 +9,7 @@ BENCH_STAMP := $(VENV)/.installed-bench-stamp
 RUN_ADDR ?= 127.0.0.1:8000
 ORDERS ?= 100000
 
-.PHONY: run seed worker db-stop db-reset test lint bench screenshot serve-production clean
+.PHONY: run seed worker db-stop db-reset test lint bench mutate screenshot serve-production clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -76,6 +76,12 @@ db-stop:
 ## Stop it and delete its data: the next start creates an empty database
 db-reset:
 	@test -x $(PY) || { rm -rf .pgdata; exit 0; }; $(PY) -m config.embedded reset
+
+## Mutation testing (not part of make test): cosmic-ray over the modules that carry the guarantees,
+## each against the tests that cover it; writes docs/mutation-report.md. MUTATE_ARGS=<module ...>
+mutate: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench,mutate]'
+	$(PY) -m tests.mutation.run $(MUTATE_ARGS)
 
 lint: $(DEV_STAMP)
 	$(PY) -m ruff check .

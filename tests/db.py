@@ -1,5 +1,7 @@
 """A second, independent PostgreSQL session for tests that need another client's locks."""
 
+import time
+
 import psycopg
 from django.db import connection
 
@@ -21,3 +23,17 @@ def database_url_of_test_database() -> str:
     if host.startswith("/"):
         return f"postgres://{s['USER']}@/{s['NAME']}?host={host}"
     return f"postgres://{s['USER']}@{host}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def wait_until_blocked(watcher: psycopg.Connection, waiters: int = 1, timeout: float = 30.0):
+    """Until `waiters` sessions on the test database wait for a lock (the position, not a delay)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        (blocked,) = watcher.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock'"
+        ).fetchone()
+        if blocked >= waiters:
+            return
+        time.sleep(0.02)
+    raise AssertionError("no session waited for the lock")

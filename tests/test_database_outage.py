@@ -1,6 +1,5 @@
 """PostgreSQL goes away: 503 JSON, nothing half-written, and recovery without a restart."""
 
-import threading
 import time
 
 import pytest
@@ -12,6 +11,7 @@ from orders import events
 from orders.models import DomainEvent, Order
 from tests.db import other_session
 from tests.factories import customer_make, make_user, order_make, product_make
+from tests.threads import Thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,11 +73,8 @@ def test_a_command_cut_off_mid_transaction_leaves_nothing_behind(http):
         # the command writes its order, lines and event; at COMMIT the deferred foreign-key check
         # waits for the customer row held here (the products it locks up front, before writing)
         blocker.execute("SELECT 1 FROM orders_customer WHERE id = %s FOR UPDATE", [customer.pk])
-        result = {}
         body = {"customer_id": customer.pk, "lines": [{"product_id": product.pk, "quantity": 1}]}
-        sender = threading.Thread(
-            target=lambda: result.update(response=session.post(f"{base}/api/orders/", json=body))
-        )
+        sender = Thread(lambda: session.post(f"{base}/api/orders/", json=body))
         sender.start()
         for _ in range(200):
             waiting = admin.execute(
@@ -90,13 +87,13 @@ def test_a_command_cut_off_mid_transaction_leaves_nothing_behind(http):
         assert waiting, "the command never reached its commit"
         # when: its connection dies mid-transaction
         admin.execute("SELECT pg_terminate_backend(%s)", [waiting[0][0]])
-        sender.join(timeout=30)
+        response = sender.join(timeout=30)  # re-raises the sender's exception, if any
         blocker.rollback()
 
     # then: a 503 that does not claim to know the outcome (the connection died at COMMIT: the
     # client cannot tell whether it committed) and points to the safe retry
-    assert result["response"].status_code == 503
-    answer = result["response"].json()
+    assert response.status_code == 503
+    answer = response.json()
     assert answer["code"] == "database_unavailable"
     assert "nothing was changed" not in answer["detail"]
     assert "Idempotency-Key" in answer["detail"]

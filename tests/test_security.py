@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,6 @@ from tests.factories import client_for, customer_make, make_user, order_make, pr
 ROOT = Path(__file__).resolve().parent.parent
 ROLES = ["anonymous", "nobody", "analyst", "clerk", "superuser"]
 CLERK_OK = {"clerk", "superuser"}
-ANALYST_OK = {"analyst", "superuser"}
 
 
 def role_client(role):
@@ -30,7 +30,11 @@ def role_client(role):
 
 def command_requests():
     """Every command endpoint with a valid request, built against fresh data."""
+    from orders import services
+
     customer, product, order = customer_make(), product_make(), order_make()
+    paid = services.order_pay(order_id=order_make().pk)
+    shipped = services.order_ship(order_id=services.order_pay(order_id=order_make().pk).pk)
     line = order.lines.get()
     return {
         "customer create": ("post", "/api/customers/", {"name": "N", "email": "n@x.io"}),
@@ -54,6 +58,8 @@ def command_requests():
         "line update": ("patch", f"/api/orders/{order.pk}/lines/{line.pk}/", {"quantity": 3}),
         "line remove": ("delete", f"/api/orders/{order.pk}/lines/{line.pk}/", None),
         "pay": ("post", f"/api/orders/{order.pk}/pay/", {}),
+        "ship": ("post", f"/api/orders/{paid.pk}/ship/", {}),
+        "deliver": ("post", f"/api/orders/{shipped.pk}/deliver/", {}),
         "cancel": ("post", f"/api/orders/{order.pk}/cancel/", {}),
     }
 
@@ -68,17 +74,47 @@ COMMANDS = [
     "line update",
     "line remove",
     "pay",
+    "ship",
+    "deliver",
     "cancel",
 ]
-REPORTS = [
-    "/api/reports/orders/",
-    "/api/reports/orders/{order}/",
-    "/api/reports/customers/",
-    "/api/reports/customers/{customer}/",
-    "/api/reports/products/",
-    "/api/reports/products/{product}/",
-    "/api/reports/daily-revenue/",
-]
+# Every report and event endpoint, list and detail, with the one permission that opens it.
+REPORTS = {
+    "/api/reports/orders/": "reporting.view_ordersummary",
+    "/api/reports/orders/{order}/": "reporting.view_ordersummary",
+    "/api/reports/customers/": "reporting.view_customerstats",
+    "/api/reports/customers/{customer}/": "reporting.view_customerstats",
+    "/api/reports/products/": "reporting.view_productsales",
+    "/api/reports/products/{product}/": "reporting.view_productsales",
+    "/api/reports/daily-revenue/": "reporting.view_dailyrevenue",
+    "/api/reports/daily-revenue/{day}/": "reporting.view_dailyrevenue",
+    "/api/reports/events/": "orders.view_domainevent",
+    "/api/reports/events/{event}/": "orders.view_domainevent",
+}
+READ_PERMISSIONS = sorted(set(REPORTS.values()))
+ROLE_PERMISSIONS = {  # the permissions each role's group grants (orders/roles.py)
+    "analyst": {p for p in READ_PERMISSIONS if p.startswith("reporting.")},
+    "clerk": {"orders.view_domainevent"},
+}
+
+
+def report_url(path: str, order) -> str:
+    from orders.models import DomainEvent
+
+    return path.format(
+        order=order.pk,
+        customer=order.customer_id,
+        product=order.lines.get().product_id,
+        day=order.created_at.astimezone(UTC).date().isoformat(),
+        event=DomainEvent.objects.filter(aggregate_id=order.pk).latest("id").pk,
+    )
+
+
+def test_every_report_and_event_endpoint_is_in_the_matrix():
+    from reporting.api.urls import urlpatterns
+
+    routes = {str(p.pattern) for p in urlpatterns}
+    assert len(routes) == len(REPORTS) == 10, sorted(routes)
 
 
 @pytest.mark.django_db
@@ -103,14 +139,32 @@ def test_command_permission_matrix(role, command):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("path", REPORTS)
 def test_report_permission_matrix(path, fresh_views):
-    order = order_make()
-    url = path.format(
-        order=order.pk, customer=order.customer_id, product=order.lines.get().product_id
-    )
+    url = report_url(path, order_make())
     for role in ROLES:
         response = role_client(role).get(url)
-        expected = {"anonymous": 401}.get(role, 200 if role in ANALYST_OK else 403)
+        if role == "anonymous":
+            expected = 401
+        elif role == "superuser" or REPORTS[path] in ROLE_PERMISSIONS.get(role, ()):
+            expected = 200
+        else:
+            expected = 403
         assert response.status_code == expected, (role, response.content)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("permission", READ_PERMISSIONS)
+def test_one_read_permission_opens_exactly_its_own_endpoints(permission, fresh_views):
+    from django.contrib.auth.models import Permission
+
+    user = make_user("reader")
+    app_label, codename = permission.split(".")
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label=app_label, codename=codename)
+    )
+    client, order = client_for(user), order_make()
+    answers = {path: client.get(report_url(path, order)).status_code for path in REPORTS}
+    expected = {path: 200 if needed == permission else 403 for path, needed in REPORTS.items()}
+    assert answers == expected
 
 
 @pytest.mark.django_db
@@ -247,3 +301,16 @@ def test_production_server_serves_api_and_static_files(tmp_path, fresh_views):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.parametrize("permission_class", ["commands", "reports"])
+def test_permissions_deny_a_request_without_any_user(permission_class):
+    """DRF may be configured with UNAUTHENTICATED_USER = None: no user is no permission."""
+    from types import SimpleNamespace
+
+    from orders.api.permissions import CommandPermission
+    from reporting.api.permissions import CanViewReport
+
+    checker = {"commands": CommandPermission, "reports": CanViewReport}[permission_class]()
+    view = SimpleNamespace(required_permissions={}, report=None, queryset=None)
+    assert checker.has_permission(SimpleNamespace(user=None, method="GET"), view) is False

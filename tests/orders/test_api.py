@@ -387,3 +387,56 @@ def test_malformed_if_match_is_400(api, order, header):
     )
     assert response.status_code == 400
     assert "If-Match" in response.json()
+
+
+def order_in_state(command: str):
+    """A fresh order in the state `command` starts from, with two lines; (order, its first line)."""
+    from orders import services
+
+    order = order_make(lines=[(product_make(), 1), (product_make(), 2)])
+    for step in {"ship": ["pay"], "deliver": ["pay", "ship"]}.get(command, []):
+        order = services.TRANSITIONS[step].service(order_id=order.pk)
+    return order, order.lines.order_by("pk").first()
+
+
+def order_command(command: str, order, line):
+    """(method, url, body) of each order command that takes If-Match."""
+    base = f"/api/orders/{order.pk}"
+    return {
+        "line add": ("post", f"{base}/lines/", {"product_id": product_make().pk, "quantity": 1}),
+        "line update": ("patch", f"{base}/lines/{line.pk}/", {"quantity": 7}),
+        "line remove": ("delete", f"{base}/lines/{line.pk}/", None),
+        "pay": ("post", f"{base}/pay/", {}),
+        "ship": ("post", f"{base}/ship/", {}),
+        "deliver": ("post", f"{base}/deliver/", {}),
+        "cancel": ("post", f"{base}/cancel/", {}),
+    }[command]
+
+
+ORDER_COMMANDS = ["line add", "line update", "line remove", "pay", "ship", "deliver", "cancel"]
+
+
+def order_state(order_id):
+    order = Order.objects.get(pk=order_id)
+    lines = sorted(OrderLine.objects.filter(order_id=order_id).values_list("pk", "quantity"))
+    return order.version, order.status, lines, DomainEvent.objects.count()
+
+
+@pytest.mark.parametrize("command", ORDER_COMMANDS)
+@pytest.mark.parametrize("offset", [-1, +1])
+def test_every_order_command_refuses_a_stale_if_match(api, command, offset):
+    order, line = order_in_state(command)
+    method, url, body = order_command(command, order, line)
+    before = order_state(order.pk)
+    stale = f'"{order.version + offset}"'
+    response = getattr(api, method)(url, body, format="json", headers={"If-Match": stale})
+    assert response.status_code == 412, (command, response.content)
+    assert response.json()["code"] == "version_mismatch"
+    assert response.json()["current_version"] == order.version
+    assert order_state(order.pk) == before  # nothing written, no event
+
+    # the same request with the current version is accepted: the refusal was the version's
+    current = f'"{order.version}"'
+    accepted = getattr(api, method)(url, body, format="json", headers={"If-Match": current})
+    assert accepted.status_code in (200, 201), (command, accepted.content)
+    assert accepted["ETag"] == f'"{order.version + 1}"'

@@ -219,3 +219,176 @@ def test_database_constraints_hold_without_the_services(sql):
     order_make()
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql)
+
+
+# --- from mutation testing: atomicity, boundaries, statuses, big versions ----------------------
+
+
+@pytest.fixture
+def event_log_refuses_writes(django_db_blocker):
+    """A real trigger makes every event insert fail: each command fails after its first writes."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            CREATE FUNCTION test_refuse_event() RETURNS trigger LANGUAGE plpgsql AS
+            $$ BEGIN RAISE EXCEPTION 'event log refuses writes'; END $$;
+            CREATE TRIGGER test_refuse_event BEFORE INSERT ON orders_domainevent
+            FOR EACH ROW EXECUTE FUNCTION test_refuse_event();
+            """
+        )
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DROP TRIGGER test_refuse_event ON orders_domainevent; DROP FUNCTION test_refuse_event()"
+        )
+
+
+def write_model_rows():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT json_agg(c ORDER BY id) FROM orders_customer c)::text,"
+            " (SELECT json_agg(p ORDER BY id) FROM orders_product p)::text,"
+            " (SELECT json_agg(o ORDER BY id) FROM orders_order o)::text,"
+            " (SELECT json_agg(l ORDER BY id) FROM orders_orderline l)::text"
+        )
+        return cursor.fetchone()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "command",
+    [
+        "customer create",
+        "customer update",
+        "product create",
+        "product update",
+        "order create",
+        "line add",
+        "line update",
+        "line remove",
+        "pay",
+    ],
+)
+def test_a_command_that_fails_after_writing_leaves_nothing(command, request, fresh_views):
+    """Called directly (admin, manage.py), not through a request: each command is its own
+    transaction. Its event insert fails, after its rows were written: none of them may stay."""
+    customer, product = customer_make(), product_make()
+    order = order_make(customer, [(product, 1), (product_make(), 2)])
+    line = order.lines.order_by("pk").first()
+    call = {
+        "customer create": lambda: services.customer_create(name="N", email="n@x.io"),
+        "customer update": lambda: services.customer_update(customer_id=customer.pk, name="M"),
+        "product create": lambda: services.product_create(
+            sku="NEW", name="N", unit_price=Decimal("1.00")
+        ),
+        "product update": lambda: services.product_update(product_id=product.pk, name="M"),
+        "order create": lambda: services.order_create(
+            customer_id=customer.pk, lines=[{"product_id": product.pk, "quantity": 1}]
+        ),
+        "line add": lambda: services.order_line_add(
+            order_id=order.pk, product_id=product_make().pk, quantity=1
+        ),
+        "line update": lambda: services.order_line_update(
+            order_id=order.pk, line_id=line.pk, quantity=5
+        ),
+        "line remove": lambda: services.order_line_remove(order_id=order.pk, line_id=line.pk),
+        "pay": lambda: services.order_pay(order_id=order.pk),
+    }[command]
+    if command == "line add":
+        product_make()  # the product the call makes: before the snapshot of the rows
+    before = write_model_rows()
+    request.getfixturevalue("event_log_refuses_writes")
+    with pytest.raises(Exception, match="event log refuses writes"):
+        call()
+    assert write_model_rows() == before
+
+
+@pytest.mark.parametrize("status", ["shipped", "delivered", "cancelled"])
+def test_lines_change_only_while_pending(status):
+    order = order_make(lines=[(product_make(), 1), (product_make(), 1)])
+    steps = {"shipped": ["pay", "ship"], "delivered": ["pay", "ship", "deliver"]}
+    for step in steps.get(status, ["cancel"]):
+        TRANSITIONS[step].service(order_id=order.pk)
+    line = order.lines.order_by("pk").first()
+    with pytest.raises(TransitionNotAllowed):
+        services.order_line_update(order_id=order.pk, line_id=line.pk, quantity=3)
+    with pytest.raises(TransitionNotAllowed):
+        services.order_line_remove(order_id=order.pk, line_id=line.pk)
+    with pytest.raises(TransitionNotAllowed):
+        services.order_line_add(order_id=order.pk, product_id=product_make().pk, quantity=1)
+
+
+def test_the_largest_quantity_is_accepted_and_one_more_is_not():
+    from orders.models import MAX_QUANTITY
+
+    order = order_make()
+    line = order.lines.get()
+    assert (
+        services.order_line_update(
+            order_id=order.pk, line_id=line.pk, quantity=MAX_QUANTITY
+        ).quantity
+        == MAX_QUANTITY
+    )
+    with pytest.raises(ValidationError):
+        services.order_line_update(order_id=order.pk, line_id=line.pk, quantity=MAX_QUANTITY + 1)
+
+
+def test_if_match_works_past_small_integers():
+    """Versions above 256 are distinct int objects in CPython: compared by value, not identity."""
+    order = order_make()
+    for _ in range(300):
+        order = services.order_line_update(
+            order_id=order.pk, line_id=order.lines.get().pk, quantity=2
+        ).order
+    assert order.version == 301
+    paid = services.order_pay(order_id=order.pk, expected_version=int("301"))
+    assert paid.version == 302
+
+
+def test_order_input_errors_name_the_line_and_the_first_duplicate():
+    customer, first, second = customer_make(), product_make(), product_make()
+    lines = [
+        {"product_id": pid, "quantity": 1} for pid in (first.pk, second.pk, second.pk, first.pk)
+    ]
+    with pytest.raises(ValidationError) as duplicate:
+        services.order_create(customer_id=customer.pk, lines=lines)
+    assert duplicate.value.message_dict["lines"] == [
+        f"Product {first.pk} appears more than once; give one line per product."
+    ]
+    with pytest.raises(ValidationError) as bad:
+        services.order_create(
+            customer_id=customer.pk,
+            lines=[{"product_id": first.pk, "quantity": 1}, {"product_id": 0, "quantity": 1}],
+        )
+    assert bad.value.message_dict["lines"] == ["Line 2: No product with id 0."]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_unique_race_lost_to_a_concurrent_command_is_a_field_error(fresh_views):
+    """Both commands pass full_clean (neither sees the other's row); the loser's INSERT waits on
+    the unique index until the winner commits, then fails: a 400-style field error, not a 500."""
+    import threading
+
+    from tests.db import other_session, wait_until_blocked
+    from tests.threads import Thread
+
+    held, release = threading.Event(), threading.Event()
+
+    def winner():
+        with transaction.atomic():
+            services.customer_create(name="First", email="race@x.io")
+            held.set()
+            assert release.wait(60)
+
+    first = Thread(winner)
+    first.start()
+    assert held.wait(60) or first.join()
+    second = Thread(lambda: services.customer_create(name="Second", email="race@x.io"))
+    second.start()
+    with other_session() as watch:
+        wait_until_blocked(watch)  # the second INSERT waits on the unique index
+    release.set()
+    first.join()
+    with pytest.raises(ValidationError) as lost:
+        second.join()
+    assert lost.value.message_dict == {"email": ["A customer with this email already exists."]}

@@ -24,6 +24,7 @@ from reporting import verify
 from reporting.catalog import REPORTS
 from tests.factories import customer_make, order_make, product_make
 from tests.reporting.recompute import assert_reports_match_write_model
+from tests.threads import Thread
 
 
 def differences() -> dict:
@@ -232,11 +233,11 @@ def test_concurrent_commands_on_hot_rows_never_deadlock_and_stay_exact(increment
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    threads = [Thread(client, n) for n in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=300)
+        thread.join(timeout=300)  # re-raises anything a client did not expect
 
     assert outcomes["deadlocks"] == 0 and outcomes["other"] == []
     assert outcomes["done"] >= 100, outcomes  # most commands went through: the test did work

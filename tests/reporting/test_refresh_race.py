@@ -7,8 +7,6 @@ and the committed write vanishes from the view. The naive refresh loses it; ours
 view's advisory lock in its own statement before the REFRESH, cannot.
 """
 
-import threading
-import time
 from decimal import Decimal
 
 import pytest
@@ -16,8 +14,9 @@ import pytest
 from orders.models import OrderLine
 from reporting import refresh
 from reporting.models import OrderSummary
-from tests.db import other_session
+from tests.db import other_session, wait_until_blocked
 from tests.factories import order_make, product_make
+from tests.threads import Thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,25 +31,7 @@ def naive_refresh():
 
 
 def protocol_refresh():
-    from django.db import connection
-
-    try:
-        refresh.refresh_view("order_summary")
-    finally:
-        connection.close()
-
-
-def wait_until_blocked(watcher, waiters: int = 1, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        (blocked,) = watcher.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND wait_event_type = 'Lock'"
-        ).fetchone()
-        if blocked >= waiters:
-            return
-        time.sleep(0.02)
-    raise AssertionError("the refresher never waited for the lock")
+    return refresh.refresh_view("order_summary")
 
 
 def run_scenario(refresher, *, z_takes_advisory_lock: bool) -> tuple[Decimal, Decimal]:
@@ -68,7 +49,7 @@ def run_scenario(refresher, *, z_takes_advisory_lock: bool) -> tuple[Decimal, De
             z.execute(LOCK)
         z.execute(f"REFRESH MATERIALIZED VIEW CONCURRENTLY {VIEW}")
 
-        x = threading.Thread(target=refresher)
+        x = Thread(refresher)  # its exception, if any, is raised by join()
         x.start()
         wait_until_blocked(watcher)
 
@@ -80,8 +61,7 @@ def run_scenario(refresher, *, z_takes_advisory_lock: bool) -> tuple[Decimal, De
         # Z refreshes again (its new snapshot sees the write) and commits
         z.execute(f"REFRESH MATERIALIZED VIEW CONCURRENTLY {VIEW}")
         z.commit()
-        x.join(timeout=30)
-        assert not x.is_alive()
+        x.join()
 
     shown = OrderSummary.objects.get(order_id=order.pk).total_amount
     true = sum(line.quantity * line.unit_price for line in OrderLine.objects.filter(order=order))
