@@ -1,4 +1,4 @@
-"""The refresh race of shared/DESIGN.md, reproduced deterministically.
+"""The refresh race (docs/design.md, "The race"), reproduced deterministically.
 
 A REFRESH takes its snapshot when the statement starts, *before* it waits for the view's lock.
 Scenario: session Z holds the view's lock; refresher X starts (old snapshot) and waits; a write
