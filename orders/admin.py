@@ -2,9 +2,11 @@
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import DecimalField, F, Sum
 from django.http import HttpResponseRedirect
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_protect
 
 from orders import services
 from orders.exceptions import DomainError
@@ -110,6 +112,15 @@ class OrderLineForm(forms.ModelForm):
             self.fields["product"].queryset = Product.objects.filter(is_active=True)
 
 
+class OrderForm(forms.ModelForm):
+    # The version the page showed: a save or a button press is refused once the order moved on.
+    expected_version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    class Meta:
+        model = Order
+        fields = ["customer"]
+
+
 class OrderLineInline(admin.TabularInline):
     model = OrderLine
     form = OrderLineForm
@@ -165,6 +176,8 @@ class OrderAdmin(CommandAdmin):
     ordering = ["-created_at", "-id"]  # newest first
     inlines = [OrderLineInline]
     actions = [_transition_action(transition) for transition in TRANSITIONS.values()]
+    form = OrderForm
+    change_form_template = "admin/orders/order/change_form.html"
 
     def get_queryset(self, request):
         # The clerk's own order (write model): the total of its lines, one aggregate per page.
@@ -185,8 +198,53 @@ class OrderAdmin(CommandAdmin):
 
     def get_fields(self, request, obj=None):
         if obj:
-            return ["customer", "status", "total", "version", "created_at", "updated_at"]
+            return [
+                "customer",
+                "status",
+                "total",
+                "version",
+                "created_at",
+                "updated_at",
+                "expected_version",
+            ]
         return ["customer"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is not None:
+            form.base_fields["expected_version"].initial = obj.version
+        return form
+
+    @method_decorator(csrf_protect)
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        command = request.POST.get("_transition") if request.method == "POST" else None
+        if object_id and command:
+            return self._transition_pressed(request, object_id, command)
+        if object_id:
+            order = Order.objects.filter(pk=object_id).first()
+            allowed = [
+                t.command for t in TRANSITIONS.values() if order and order.status in t.allowed_from
+            ]
+            extra_context = {**(extra_context or {}), "transitions": allowed}
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _transition_pressed(self, request, object_id, command):
+        """A lifecycle button on the order page: the command, with the version the page showed."""
+        transition = TRANSITIONS.get(command)
+        order = Order.objects.filter(pk=object_id).first()
+        if transition is None or order is None or not self.has_change_permission(request, order):
+            raise PermissionDenied
+        raw = request.POST.get("expected_version", "")
+        expected = int(raw) if raw.isascii() and raw.isdigit() else None
+        try:
+            transition.service(order_id=order.pk, expected_version=expected)
+        except (DomainError, Order.DoesNotExist) as error:
+            self.message_user(request, f"Not saved: {error_text(error)}", messages.ERROR)
+        else:
+            self.message_user(
+                request, f"Order #{order.pk}: {transition.command} done.", messages.SUCCESS
+            )
+        return HttpResponseRedirect(request.path)
 
     def get_readonly_fields(self, request, obj=None):
         if obj:
@@ -200,6 +258,14 @@ class OrderAdmin(CommandAdmin):
         order = form.instance
         # The admin's change message reads what formset.save() would have recorded.
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        if change:
+            # One lock and one version check for every line command of this save (the admin's
+            # transaction holds the lock until they commit).
+            current = services.order_version_require(
+                order_id=order.pk, expected_version=form.cleaned_data.get("expected_version")
+            )
+            if current.status != OrderStatus.PENDING:
+                return  # its lines are view-only: nothing on them can change
         if not change:
             lines = [
                 {"product_id": f.cleaned_data["product"].pk, "quantity": f.cleaned_data["quantity"]}

@@ -228,6 +228,16 @@ class Transition:
     service: Callable[..., Order]
 
 
+@transaction.atomic
+def order_version_require(*, order_id: int, expected_version: int | None) -> Order:
+    """Lock the order and refuse (VersionMismatch) unless it is still at `expected_version`: a
+    form that showed an older version must not overwrite what changed since. Call it inside the
+    transaction of the commands that follow, so the lock holds until they commit."""
+    order = order_lock(order_id)
+    _check_version(order, expected_version)
+    return order
+
+
 def order_pay(*, order_id: int, expected_version: int | Collection[int] | None = None) -> Order:
     return _order_transition(TRANSITIONS["pay"], order_id, expected_version)
 

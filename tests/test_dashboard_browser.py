@@ -243,3 +243,47 @@ def test_dashboard_screenshot(live_server, demo_data, playwright_chromium, tmp_p
     watched.context.close()
     data = target.read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 50_000
+
+
+@pytest.fixture
+def clerk_and_order(fresh_views):
+    """Made before the browser starts: the ORM cannot run inside Playwright's event loop."""
+    from orders import roles
+
+    clerk = make_user("browser-clerk", group=roles.CLERKS)
+    clerk.is_staff = True
+    clerk.set_password(PASSWORD)
+    clerk.save()
+    token = Token.objects.create(user=make_user("browser-reader", superuser=True)).key
+    return order_make().pk, token
+
+
+def test_a_clerk_pays_an_order_with_the_button_on_its_admin_page(
+    live_server, clerk_and_order, playwright_chromium
+):
+    order_id, token = clerk_and_order
+    base = live_server.url
+    watched = Watched(playwright_chromium, base)
+    page = watched.page
+    page.goto(f"{base}/admin/login/?next=/admin/orders/order/{order_id}/change/")
+    page.fill("input[name=username]", "browser-clerk")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("[type=submit]")
+    page.wait_for_url(f"{base}/admin/orders/order/{order_id}/change/")
+    # a pending order offers Pay and Cancel, nothing else
+    buttons = page.locator("button[name=_transition]").all_inner_texts()
+    assert [b.strip() for b in buttons] == ["Pay order", "Cancel order"]
+
+    page.click("button[name=_transition][value=pay]")
+    page.wait_for_selector(".messagelist .success")
+    assert "pay done" in page.inner_text(".messagelist")
+    buttons = page.locator("button[name=_transition]").all_inner_texts()
+    assert [b.strip() for b in buttons] == ["Ship order", "Cancel order"]
+    if os.environ.get("ADMIN_SCREENSHOT"):
+        page.screenshot(path=os.environ["ADMIN_SCREENSHOT"], full_page=True)
+    watched.assert_stayed_home()
+    # the command went through the service: the report shows it
+    report = requests.get(
+        f"{base}/api/reports/orders/{order_id}/", headers={"Authorization": f"Token {token}"}
+    )
+    assert report.json()["status"] == "paid"

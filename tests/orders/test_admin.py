@@ -2,6 +2,7 @@
 
 import pytest
 
+from orders import services
 from orders.models import DomainEvent, Order, OrderLine
 from reporting.models import OrderSummary
 from tests.factories import customer_make, make_user, order_make, product_make
@@ -196,3 +197,85 @@ def test_a_view_only_analyst_cannot_refresh_views_from_the_admin(client, fresh_v
     assert ViewState.objects.get(name="order_summary").refresh_count == before
     messages = [str(m) for m in response.context["messages"]] if response.context else []
     assert not any("refreshed in" in m for m in messages)
+
+
+# --- the order page: the version it showed, and the lifecycle buttons ------------------------
+
+
+def test_a_stale_order_page_cannot_overwrite_a_newer_change(admin_client, client):
+    # given: the page shows version 1 with quantity 1
+    order = order_make()
+    line = order.lines.get()
+    page = admin_client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+    assert 'name="expected_version" value="1"' in page
+    # when: the API changes the quantity to 5 (version 2), then the untouched page is saved
+    services.order_line_update(order_id=order.pk, line_id=line.pk, quantity=5)
+    data = {
+        "expected_version": "1",
+        **inline_data(rows=[{"id": line.pk, "order": order.pk, "quantity": "1"}], initial=1),
+    }
+    response = admin_client.post(f"/admin/orders/order/{order.pk}/change/", data, follow=True)
+    # then: refused with the reason, and the newer quantity stays
+    messages = [str(m) for m in response.context["messages"]]
+    assert "Not saved: The order is at version 2, not 1." in messages, messages
+    assert OrderLine.objects.get(pk=line.pk).quantity == 5
+
+
+def test_saving_a_paid_order_page_changes_nothing_and_fails_nothing(admin_client):
+    order = order_make()
+    line = order.lines.get()
+    services.order_pay(order_id=order.pk)
+    # a paid order's lines are view-only: the browser posts no quantity for them
+    data = {
+        "expected_version": "2",
+        **inline_data(rows=[{"id": line.pk, "order": order.pk}], initial=1),
+    }
+    response = admin_client.post(f"/admin/orders/order/{order.pk}/change/", data, follow=True)
+    messages = [str(m) for m in response.context["messages"]]
+    assert not any(m.startswith("Not saved") for m in messages), messages
+    assert Order.objects.get(pk=order.pk).version == 2
+
+
+def test_the_order_page_offers_exactly_the_allowed_transitions_and_runs_them(admin_client):
+    order = order_make()
+    page = admin_client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+    offered = {c for c in ("pay", "ship", "deliver", "cancel") if f'value="{c}"' in page}
+    assert offered == {"pay", "cancel"}
+
+    response = admin_client.post(
+        f"/admin/orders/order/{order.pk}/change/",
+        {"_transition": "pay", "expected_version": "1"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert Order.objects.get(pk=order.pk).status == "paid"
+    assert served(OrderSummary).objects.get(order_id=order.pk).status == "paid"
+    page = response.content.decode()
+    offered = {c for c in ("pay", "ship", "deliver", "cancel") if f'value="{c}"' in page}
+    assert offered == {"ship", "cancel"}
+
+    # a button pressed on a page that showed an older version is refused
+    stale = admin_client.post(
+        f"/admin/orders/order/{order.pk}/change/",
+        {"_transition": "ship", "expected_version": "1"},
+        follow=True,
+    )
+    messages = [str(m) for m in stale.context["messages"]]
+    assert "Not saved: The order is at version 2, not 1." in messages, messages
+    assert Order.objects.get(pk=order.pk).status == "paid"
+
+
+def test_a_clerk_without_change_permission_cannot_press_a_transition(client, fresh_views):
+    from django.contrib.auth.models import Permission
+
+    order = order_make()
+    viewer = make_user("viewer")
+    viewer.is_staff = True
+    viewer.save()
+    viewer.user_permissions.add(Permission.objects.get(codename="view_order"))
+    client.force_login(viewer)
+    response = client.post(
+        f"/admin/orders/order/{order.pk}/change/", {"_transition": "pay", "expected_version": "1"}
+    )
+    assert response.status_code == 403
+    assert Order.objects.get(pk=order.pk).status == "pending"
