@@ -101,6 +101,18 @@ def _view_name(context) -> str:
     return type(view).__name__ if view is not None else "a view"
 
 
+BAD_REQUEST = error_body(
+    "Bad request: the server could not accept it (an unknown Host, a body over the size limit, or "
+    "another malformed request). Nothing was changed.",
+    "bad_request",
+)
+
+
+def bad_request(request, exception=None, *args, **kwargs):
+    """handler400: what Django refuses before any view runs (DisallowedHost, RequestDataTooBig)."""
+    return JsonResponse(BAD_REQUEST, status=status.HTTP_400_BAD_REQUEST)
+
+
 def server_error(request, *args, **kwargs):
     """handler500: an unexpected error anywhere (Django has logged it) answers the same shape."""
     return JsonResponse(SERVER_ERROR, status=status.HTTP_500_INTERNAL_SERVER_ERROR)

@@ -243,3 +243,22 @@ def test_json_nested_too_deep_is_a_400_parse_error(api, path, depth):
     response = api.generic("POST", path, body, content_type="application/json")
     assert response.status_code == 400, response.content[:200]
     assert response.json()["code"] == "parse_error"
+
+
+@pytest.mark.django_db
+def test_a_request_for_an_unknown_host_is_a_json_400():
+    response = Client(HTTP_HOST="evil.example.com").get("/api/")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["code"] == "bad_request"
+
+
+@pytest.mark.django_db
+def test_an_oversized_body_is_a_json_400(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = api.post(
+        "/api/customers/", {"name": "x" * 5000, "email": "big@example.com"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["code"] == "bad_request"
