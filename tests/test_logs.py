@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -58,6 +59,11 @@ def test_json_logs_of_a_real_server_one_object_per_line(fresh_views):
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
+    # Read stderr as it comes: runserver writes a request's access line after the response has
+    # gone out, so the test waits for that line instead of racing it with SIGTERM.
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(server.stderr), daemon=True)
+    reader.start()
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -73,11 +79,16 @@ def test_json_logs_of_a_real_server_one_object_per_line(fresh_views):
         assert created.status_code == 201
         assert created.headers["X-Request-ID"] == "req-logs-1"
         assert requests.get(f"{base}/api/nowhere/", timeout=5).status_code == 404
+        deadline = time.monotonic() + 10
+        while not any("django.server" in line and "/api/nowhere/" in line for line in lines):
+            assert time.monotonic() < deadline, "the 404's access line never came"
+            time.sleep(0.05)
     finally:
         server.send_signal(signal.SIGTERM)
-        _, stderr = server.communicate(timeout=30)
+        server.wait(timeout=30)
+        reader.join(timeout=10)
 
-    lines = [line for line in stderr.splitlines() if line.strip()]
+    lines = [line for line in lines if line.strip()]
     assert lines
     records = [json.loads(line) for line in lines]  # every line is one JSON object
     for record in records:
