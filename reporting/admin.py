@@ -3,19 +3,16 @@
 from django.contrib import admin, messages
 
 from orders.admin import ReadOnlyAdminMixin
-from reporting import ledger, refresh
+from reporting import ledger, queries, refresh
 from reporting.catalog import report_for_view
 from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales, ViewState
-from reporting.strategy import serves_tables
 
 
 class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """A report: its materialized view, or its read table under the incremental strategy."""
 
     def get_queryset(self, request):
-        report = report_for_view(self.model)
-        model = report.table if serves_tables() else report.view
-        return model.objects.all()
+        return queries.served(report_for_view(self.model)).objects.all()
 
     def get_actions(self, request):
         return {}  # not even "delete selected"

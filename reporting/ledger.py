@@ -152,18 +152,6 @@ def table_rewritten_record(cursor, name: str, *, whole: bool) -> None:
 
 # --- positions ------------------------------------------------------------------------------
 
-# Events of the view's types that its covered snapshot does not include. Transactions below the
-# snapshot's xmin were finished when it was taken, so only the tail above it is checked: with the
-# snapshot as a parameter the bound is a constant, and this is an index range scan on txid however
-# long the log grows. No snapshot (never refreshed): every event of those types counts.
-_UNREFLECTED = f"""
-    SELECT count(*) FROM {EVENTS}
-    WHERE event_type = ANY(%(types)s)
-      AND txid >= coalesce(pg_snapshot_xmin(%(snapshot)s::pg_snapshot)::text::bigint, 0)
-      AND (%(snapshot)s::pg_snapshot IS NULL
-           OR NOT pg_visible_in_snapshot(txid::text::xid8, %(snapshot)s::pg_snapshot))
-"""
-
 
 def pending_events(name: str, cursor=None) -> int:
     """How many committed events of the view's types it does not reflect yet."""
@@ -180,13 +168,14 @@ def pending_events_after(name: str, covered_snapshot: str, cursor=None) -> int:
     if cursor is None:
         with connection.cursor() as own:
             return pending_events_after(name, covered_snapshot, own)
-    params = {"types": event_types_changing(name), "snapshot": covered_snapshot or None}
-    cursor.execute(_UNREFLECTED, params)
-    return cursor.fetchone()[0]
+    return lag_after(name, covered_snapshot, cursor).pending
 
 
-# How far behind a view is: the committed events of its types its covered snapshot does not include
-# (as _UNREFLECTED) and the age of the oldest of them, in one statement.
+# How far behind a view is: the committed events of its types its covered snapshot does not
+# include, and the age of the oldest of them. Transactions below the snapshot's xmin were finished
+# when it was taken, so only the tail above it is checked: with the snapshot as a parameter the
+# bound is a constant, and this is an index range scan on txid however long the log grows. No
+# snapshot (never refreshed): every event of those types counts.
 _LAG = f"""
     SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(occurred_at)), 0)
     FROM {EVENTS}
@@ -285,7 +274,7 @@ class Freshness:
 
 
 # The ledger row and the committed events its covered snapshot does not include, in one query
-# (the request path reads both): as _UNREFLECTED, with the snapshot taken from the row.
+# (the request path reads both): as _LAG, with the snapshot taken from the row.
 _VIEW_FRESHNESS = f"""
     SELECT v.refresh_count, v.last_refreshed_at, v.previous_refreshed_at, v.position,
            v.covered_snapshot, v.row_count,

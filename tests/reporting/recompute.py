@@ -5,9 +5,9 @@ from datetime import UTC
 from decimal import ROUND_HALF_UP, Decimal
 
 from orders.models import Customer, Order, OrderLine, Product
+from reporting import queries
 from reporting.catalog import report_for_view
 from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales
-from reporting.strategy import serves_tables
 
 ZERO = Decimal("0.00")
 
@@ -93,8 +93,7 @@ def expected_daily_revenue() -> dict:
 
 def served(view):
     """The model a report is read from under the current strategy: its view, or its read table."""
-    report = report_for_view(view)
-    return report.table if serves_tables() else report.view
+    return queries.served(report_for_view(view))
 
 
 def _rows(model, key, fields):
