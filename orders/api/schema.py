@@ -3,9 +3,12 @@
 Every error answer has `detail` and `code` (config.api_errors); some add keys, declared here too.
 """
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
+
+from orders.models import OrderStatus
 
 
 class ErrorOutput(serializers.Serializer):
@@ -64,3 +67,12 @@ IF_MATCH = OpenApiParameter(
     description='The order version the client last saw, e.g. "3" (a list of entity tags, '
     "compared strongly: weak tags never match); one that does not match is refused (412).",
 )
+
+
+class TransitionSchema(AutoSchema):
+    """One view class serves every lifecycle command: each route's summary names its own."""
+
+    def get_summary(self):
+        transition = self.view.transition
+        statuses = [s for s in OrderStatus.values if s in transition.allowed_from]
+        return f"{transition.command.capitalize()} a {' or '.join(statuses)} order"

@@ -26,6 +26,7 @@ from orders.api.schema import (
     IDEMPOTENT_ERRORS,
     IF_MATCH,
     ORDER_COMMAND_ERRORS,
+    TransitionSchema,
 )
 from orders.models import Order
 from orders.services import Transition
@@ -131,6 +132,7 @@ class CustomerCreateApi(CommandApi):
     required_permissions = {"POST": ["orders.add_customer"]}
 
     @extend_schema(
+        summary="Register a customer",
         request=s.CustomerCreateInput,
         parameters=[IDEMPOTENCY_KEY],
         responses={201: s.CustomerOutput, **COMMAND_ERRORS, **IDEMPOTENT_ERRORS},
@@ -145,7 +147,9 @@ class CustomerUpdateApi(CommandApi):
     required_permissions = {"PATCH": ["orders.change_customer"]}
 
     @extend_schema(
-        request=s.CustomerUpdateInput, responses={200: s.CustomerOutput, **COMMAND_ERRORS}
+        summary="Rename a customer or change their email",
+        request=s.CustomerUpdateInput,
+        responses={200: s.CustomerOutput, **COMMAND_ERRORS},
     )
     def patch(self, request, customer_id):
         data = self.valid(s.CustomerUpdateInput, request)
@@ -157,6 +161,7 @@ class ProductCreateApi(CommandApi):
     required_permissions = {"POST": ["orders.add_product"]}
 
     @extend_schema(
+        summary="Add a product",
         request=s.ProductCreateInput,
         parameters=[IDEMPOTENCY_KEY],
         responses={201: s.ProductOutput, **COMMAND_ERRORS, **IDEMPOTENT_ERRORS},
@@ -170,7 +175,11 @@ class ProductCreateApi(CommandApi):
 class ProductUpdateApi(CommandApi):
     required_permissions = {"PATCH": ["orders.change_product"]}
 
-    @extend_schema(request=s.ProductUpdateInput, responses={200: s.ProductOutput, **COMMAND_ERRORS})
+    @extend_schema(
+        summary="Change a product's name, price or availability",
+        request=s.ProductUpdateInput,
+        responses={200: s.ProductOutput, **COMMAND_ERRORS},
+    )
     def patch(self, request, product_id):
         data = self.valid(s.ProductUpdateInput, request)
         product = services.product_update(product_id=product_id, **data)
@@ -181,6 +190,7 @@ class OrderCreateApi(CommandApi):
     required_permissions = {"POST": ["orders.add_order"]}
 
     @extend_schema(
+        summary="Place an order with its lines",
         request=s.OrderCreateInput,
         parameters=[IDEMPOTENCY_KEY],
         responses={201: s.OrderOutput, **COMMAND_ERRORS, **IDEMPOTENT_ERRORS},
@@ -195,6 +205,7 @@ class OrderLineAddApi(CommandApi):
     required_permissions = {"POST": ORDER_CHANGE}
 
     @extend_schema(
+        summary="Add a line to a pending order",
         request=s.LineInput,
         parameters=[IDEMPOTENCY_KEY, IF_MATCH],
         responses={201: s.LineCommandOutput, **ORDER_COMMAND_ERRORS, **IDEMPOTENT_ERRORS},
@@ -212,6 +223,7 @@ class OrderLineApi(CommandApi):
     required_permissions = {"PATCH": ORDER_CHANGE, "DELETE": ORDER_CHANGE}
 
     @extend_schema(
+        summary="Change a line's quantity on a pending order",
         request=s.LineQuantityInput,
         parameters=[IF_MATCH],
         responses={200: s.LineCommandOutput, **ORDER_COMMAND_ERRORS},
@@ -224,6 +236,7 @@ class OrderLineApi(CommandApi):
         return order_response(line.order, s.LineCommandOutput(line).data)
 
     @extend_schema(
+        summary="Remove a line from a pending order",
         request=None,
         parameters=[IF_MATCH],
         responses={200: s.LineRemovedOutput, **ORDER_COMMAND_ERRORS},
@@ -241,6 +254,7 @@ class OrderTransitionApi(CommandApi):
 
     required_permissions = {"POST": ORDER_CHANGE}
     transition: Transition | None = None  # set per route by as_view(transition=...)
+    schema = TransitionSchema()  # its summary names the route's command
 
     @extend_schema(
         request=s.EmptyInput,

@@ -59,14 +59,19 @@ MAX_POSITION = 2**63 - 1
 _SNAPSHOT_XMIN = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
 
-def report_schema(serializer):
+def report_schema(report: Report, serializer):
+    title = report.view._meta.verbose_name_plural
+    key = report.view._meta.pk.name
     return extend_schema_view(
         list=extend_schema(
+            summary=f"List {title} (report; JSON or CSV)",
             parameters=[MIN_POSITION, CURSOR],
             responses={200: serializer(many=True), **REPORT_ERRORS},
         ),
         retrieve=extend_schema(
-            parameters=[MIN_POSITION], responses={200: serializer, **REPORT_ERRORS}
+            summary=f"One row of {title} by {key}",
+            parameters=[MIN_POSITION],
+            responses={200: serializer, **REPORT_ERRORS},
         ),
     )
 
@@ -211,7 +216,7 @@ def report_viewset(report: Report) -> type[ReportViewSet]:
     if key.get_internal_type() == "DateField":
         attrs["lookup_value_regex"] = r"\d{4}-\d{2}-\d{2}"
     viewset = type(f"{report.view.__name__}ViewSet", (ReportViewSet,), attrs)
-    return report_schema(serializer)(viewset)
+    return report_schema(report, serializer)(viewset)
 
 
 REPORT_VIEWSETS = {report.name: report_viewset(report) for report in REPORTS}
@@ -219,9 +224,13 @@ REPORT_VIEWSETS = {report.name: report_viewset(report) for report in REPORTS}
 
 @extend_schema_view(
     list=extend_schema(
-        responses={200: serializers.DomainEventSerializer(many=True), **REPORT_ERRORS}
+        summary="List the event log, newest first (JSON or CSV)",
+        responses={200: serializers.DomainEventSerializer(many=True), **REPORT_ERRORS},
     ),
-    retrieve=extend_schema(responses={200: serializers.DomainEventSerializer, **REPORT_ERRORS}),
+    retrieve=extend_schema(
+        summary="One event of the log by id",
+        responses={200: serializers.DomainEventSerializer, **REPORT_ERRORS},
+    ),
 )
 class DomainEventViewSet(
     CSVExportMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
