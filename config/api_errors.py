@@ -7,18 +7,21 @@ the client; a lost database connection is a 503 (here, in the middleware and in 
 """
 
 import logging
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import status
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from config.api_reads import reads_url
 from orders import events
 from orders.exceptions import DomainError
 
@@ -90,10 +93,28 @@ def _response_for(exc, context):
         return None  # not an expected error: Django logs it and handler500 answers
     if isinstance(exc, DRFValidationError):
         response.data = invalid_body(response.data)
+    elif isinstance(exc, MethodNotAllowed) and (reads := _reads(context)):
+        response.data = reads
     elif isinstance(response.data, dict):
         codes = exc.get_codes() if hasattr(exc, "get_codes") else None
         response.data.setdefault("code", codes if isinstance(codes, str) else "error")
     return response
+
+
+def _reads(context) -> dict | None:
+    """A GET on a command endpoint: say where its reads live, with the link (config.api_reads)."""
+    request, view = context.get("request"), context.get("view")
+    url = reads_url(request) if request is not None else None
+    if url is None:
+        return None
+    allowed = ", ".join(m for m in view.allowed_methods if m != "OPTIONS")
+    path = urlsplit(url).path
+    return error_body(
+        f"{request.path} takes commands only ({allowed}); nothing is read here. "
+        f"Read it from the report at {path}.",
+        "method_not_allowed",
+        reads=url,
+    )
 
 
 def _view_name(context) -> str:
