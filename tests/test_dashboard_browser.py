@@ -1,7 +1,8 @@
 """The dashboard in a real browser: Playwright driving the system's chromium against a live server.
 
 Log in, see the charts drawn with the numbers the API returns, click a bar through to its report
-row; no request leaves the server and the console stays clean. Without a browser these tests skip
+row; a clerk places an order in the admin (customer and products by autocomplete) and pays it with
+the button; no request leaves the server and the console stays clean. Without a browser these tests skip
 locally and fail in CI (CI=true). `make screenshot` writes docs/dashboard.png from the last test.
 """
 
@@ -287,3 +288,92 @@ def test_a_clerk_pays_an_order_with_the_button_on_its_admin_page(
         f"{base}/api/reports/orders/{order_id}/", headers={"Authorization": f"Token {token}"}
     )
     assert report.json()["status"] == "paid"
+
+
+@pytest.fixture
+def clerk_and_catalog(fresh_views):
+    """A clerk, customers and products to pick from (one product off sale), and a reader's token;
+    made before the browser starts: the ORM cannot run inside Playwright's event loop."""
+    from orders import roles
+
+    clerk = make_user("browser-clerk", group=roles.CLERKS)
+    clerk.is_staff = True
+    clerk.set_password(PASSWORD)
+    clerk.save()
+    for name in ("Grace Hopper", "Grace Kelly", "Alan Turing"):
+        customer_make(name=name)
+    product_make(sku="PEN", name="Fountain pen", unit_price=Decimal("12.50"))
+    product_make(sku="INK", name="Ink bottle", unit_price=Decimal("20.00"))
+    product_make(sku="OLD-INK", name="Ink of last year", is_active=False)
+    return Token.objects.create(user=make_user("browser-reader", superuser=True)).key
+
+
+def autocomplete(page, widget, term, choice):
+    """Pick `choice` in a select2 autocomplete by typing `term`, as a clerk does."""
+    page.click(f"{widget} + .select2 .select2-selection")
+    page.fill(".select2-container--open .select2-search__field", term)
+    option = page.locator(".select2-results__option", has_text=choice)
+    option.wait_for()
+    option.click()
+
+
+def test_a_clerk_places_an_order_in_the_admin_and_pays_it_with_the_button(
+    live_server, clerk_and_catalog, playwright_chromium
+):
+    from playwright.sync_api import expect  # the fixture has skipped without playwright
+
+    token, base = clerk_and_catalog, live_server.url
+    watched = Watched(playwright_chromium, base)
+    page = watched.page
+    page.goto(f"{base}/admin/login/?next=/admin/orders/order/add/")
+    page.fill("input[name=username]", "browser-clerk")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("[type=submit]")
+    page.wait_for_url(f"{base}/admin/orders/order/add/")
+
+    # The customer by autocomplete: typing narrows 10k customers down to the one meant.
+    autocomplete(page, "#id_customer", "grace h", "Grace Hopper")
+    chosen = page.locator("#select2-id_customer-container").inner_text()
+    assert chosen.startswith("Grace Hopper <")
+    # Lines: a product by autocomplete; one off sale is not offered.
+    page.click("#id_lines-0-product + .select2 .select2-selection")
+    page.fill(".select2-container--open .select2-search__field", "ink")
+    # Only what is on sale ("OLD-INK Ink of last year" is not); waits out select2's typing delay.
+    expect(page.locator(".select2-results__option")).to_have_text(["INK Ink bottle"])
+    page.locator(".select2-results__option", has_text="Ink bottle").click()
+    page.fill("input[name=lines-0-quantity]", "1")
+    page.click(".add-row a")  # "Add another Order line"
+    autocomplete(page, "#id_lines-1-product", "pen", "PEN Fountain pen")
+    page.fill("input[name=lines-1-quantity]", "2")
+    if os.environ.get("ADMIN_SCREENSHOT"):
+        page.screenshot(path=os.environ["ADMIN_SCREENSHOT"].replace(".png", "-add.png"))
+
+    page.click("input[name=_continue]")  # Save and continue editing: the new order's page
+    page.wait_for_url(f"{base}/admin/orders/order/*/change/")
+    order_id = int(page.url.rstrip("/").split("/")[-2])
+    assert "was added successfully" in page.inner_text(".messagelist")
+    assert page.inner_text(".field-status .readonly") == "Pending"
+    assert page.inner_text(".field-total .readonly") == "45.00"  # 1 x 20.00 + 2 x 12.50
+    buttons = page.locator("button[name=_transition]").all_inner_texts()
+    assert [b.strip() for b in buttons] == ["Pay order", "Cancel order"]
+
+    page.click("button[name=_transition][value=pay]")
+    page.wait_for_selector(".messagelist .success")
+    assert f"Order #{order_id}: pay done." in page.inner_text(".messagelist")
+    assert page.inner_text(".field-status .readonly") == "Paid"
+    assert page.inner_text(".field-version .readonly") == "2"
+    buttons = page.locator("button[name=_transition]").all_inner_texts()
+    assert [b.strip() for b in buttons] == ["Ship order", "Cancel order"]
+    if os.environ.get("ADMIN_SCREENSHOT"):
+        page.screenshot(path=os.environ["ADMIN_SCREENSHOT"].replace(".png", "-paid.png"))
+    watched.assert_stayed_home()
+    watched.context.close()
+
+    # Both went through the commands: the report and the event log show them.
+    http = requests.Session()
+    http.headers["Authorization"] = f"Token {token}"
+    report = http.get(f"{base}/api/reports/orders/{order_id}/").json()
+    assert report["status"] == "paid" and report["customer_name"] == "Grace Hopper"
+    assert (report["line_count"], report["item_count"], report["total_amount"]) == (2, 3, "45.00")
+    log = http.get(f"{base}/api/reports/events/?aggregate_type=Order&aggregate_id={order_id}")
+    assert [e["event_type"] for e in log.json()["results"]] == ["OrderPaid", "OrderPlaced"]
