@@ -2,6 +2,7 @@
 
     python -m benchmarks.run                 # 10k and 100k orders (make bench)
     python -m benchmarks.run --sizes 1000000 # or any sizes; --full adds 1M
+    python -m benchmarks.run --dashboard-only --sizes 100000  # only the dashboard's server time
 
 Runs on its own database (cqrs_bench) on the embedded server or DATABASE_URL's server. Prints a
 table, writes benchmarks/results/latest.json and docs/benchmark.png.
@@ -44,7 +45,13 @@ def main() -> None:
         default=None,
         help="repeats of the refreshing commands (default by size)",
     )
-    parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
+    parser.add_argument(
+        "--dashboard-only",
+        action="store_true",
+        help="seed each size, then measure only GET /dashboard/ (sync and incremental) and each "
+        "of its queries; prints, writes nothing unless --output is given",
+    )
+    parser.add_argument("--output", type=Path, default=None, help="where to write the JSON")
     parser.add_argument("--chart", type=Path, default=CHART, help="where to draw the PNG")
     args = parser.parse_args()
     sizes = sorted(set(args.sizes + ([1_000_000] if args.full else [])))
@@ -59,6 +66,10 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    if args.dashboard_only:
+        dashboard_only(sizes, args.output)
+        return
+    args.output = args.output or RESULTS
     report = {
         "machine": machine(),
         "code": code_version(),
@@ -77,6 +88,39 @@ def main() -> None:
 
     draw(report, args.chart)
     print(f"\nwrote {args.output} and {args.chart}")
+
+
+def dashboard_only(sizes: list[int], output: Path | None) -> None:
+    """The dashboard's server time alone: seed, catch the read model up, GET /dashboard/ in both
+    the views' strategy (sync) and the read tables' (incremental), and time each of its queries."""
+    from django.core.management import call_command
+
+    from benchmarks import scenarios as s
+
+    report = {"machine": machine(), "code": code_version(), "sizes": {}}
+    for size in sizes:
+        print(f"\n=== {size:,} orders: dashboard only", flush=True)
+        call_command("seed_demo", orders=size, reset=True, no_progress=False)
+        s.rebuild_tables()
+        _, session = s.analyst_credentials()
+        results = {"dashboard": {}, "queries": {}}
+        for strategy in ("sync", "incremental"):
+            with served(READ_MODEL_REFRESH=strategy) as base:
+                results["dashboard"][strategy] = s.measure_dashboard(
+                    base, session, DASHBOARD_REPEAT
+                )
+            results["queries"][strategy] = s.measure_dashboard_queries(strategy, DASHBOARD_REPEAT)
+        report["sizes"][str(size)] = results
+        for strategy, timing in results["dashboard"].items():
+            print(
+                f"dashboard ({strategy}): median {timing['median_ms']:.1f} ms, "
+                f"p95 {timing['p95_ms']:.1f} ms",
+                flush=True,
+            )
+            for name, q in results["queries"][strategy].items():
+                print(f"  {name:28} median {q['median_ms']:8.2f} ms", flush=True)
+        if output:
+            output.write_text(json.dumps(report, indent=2))
 
 
 def measure_size(size: int, seconds: float, slow_override: int | None = None) -> dict:

@@ -379,3 +379,24 @@ def measure_dashboard(base: str, session_key: str, repeat: int) -> dict:
             raise RuntimeError(f"/dashboard/: {response.status_code} {response.text[:200]}")
 
     return timed(get, repeat)
+
+
+def measure_dashboard_queries(strategy: str, repeat: int) -> dict:
+    """Each query function the dashboard calls (reporting.queries), in this process, timed alone."""
+    from datetime import timedelta
+
+    from django.test import override_settings
+    from django.utils import timezone
+
+    from reporting import ledger, queries, refresh
+
+    today = timezone.now().date()
+    calls = {
+        "daily_revenue (60 days)": lambda: queries.daily_revenue(today - timedelta(days=59), today),
+        "orders_by_status": queries.orders_by_status,
+        "top_products": lambda: queries.top_products(10),
+        "top_customers": lambda: queries.top_customers(10),
+        "report_health": lambda: ledger.report_health(strategy, frozenset(refresh.unfinished())),
+    }
+    with override_settings(READ_MODEL_REFRESH=strategy):
+        return {name: timed(call, repeat) for name, call in calls.items()}

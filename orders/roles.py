@@ -22,6 +22,7 @@ ANALYST_PERMISSIONS = [
     "reporting.view_customerstats",
     "reporting.view_productsales",
     "reporting.view_dailyrevenue",
+    "reporting.view_ordersbystatus",
     "reporting.view_viewstate",
 ]
 

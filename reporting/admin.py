@@ -5,7 +5,14 @@ from django.contrib import admin, messages
 from orders.admin import ReadOnlyAdminMixin
 from reporting import ledger, queries, refresh
 from reporting.catalog import report_for_view
-from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales, ViewState
+from reporting.models import (
+    CustomerStats,
+    DailyRevenue,
+    OrdersByStatus,
+    OrderSummary,
+    ProductSales,
+    ViewState,
+)
 
 
 class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
@@ -72,6 +79,12 @@ class DailyRevenueAdmin(ReportAdmin):
     list_filter = ["day"]
     search_fields = ["day"]
     date_hierarchy = "day"
+
+
+@admin.register(OrdersByStatus)
+class OrdersByStatusAdmin(ReportAdmin):
+    list_display = ["status", "order_count", "total_amount"]
+    ordering = ["rank"]
 
 
 @admin.register(ViewState)

@@ -6,7 +6,8 @@ name, key and default ordering follow from those. Refresh order, routing of even
 positions, the API routes, the admin, health and `refresh_views` arguments all read REPORTS.
 
 REPORTS is in the one global order: the order views are refreshed in, and the order the
-incremental strategy locks their rows in (order summary, products, customer, the day's row last).
+incremental strategy locks their rows in (order summary, products, customer, the day's row, the
+status rows last).
 """
 
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from reporting.models import (
     CustomerStatsTable,
     DailyRevenue,
     DailyRevenueTable,
+    OrdersByStatus,
+    OrdersByStatusTable,
     OrderSummary,
     OrderSummaryTable,
     ProductSales,
@@ -80,6 +83,13 @@ REPORTS: tuple[Report, ...] = (
         route="daily-revenue",
         maintenance=maintenance.daily_revenue_maintenance,
         ordering=("day",),
+    ),
+    Report(
+        view=OrdersByStatus,
+        table=OrdersByStatusTable,
+        route="orders-by-status",
+        maintenance=maintenance.orders_by_status_maintenance,
+        ordering=("rank", "status"),
     ),
 )
 

@@ -6,9 +6,9 @@ lines; a customer's first/last order time after a cancellation is recomputed for
 The view's SQL stays the definition: the read tables are checked and repaired against it
 (reporting.verify), never the other way round.
 
-Locks: every command takes the rows of the four tables in one global order, the catalog's order
-(order summary, product rows by id, customer, the day's row last), and holds them only until its
-commit. Rows a computation depends on are locked first, then recomputed in a later statement, so
+Locks: every command takes the rows of the five tables in one global order, the catalog's order
+(order summary, product rows by id, customer, the day's row, the status rows last, by status), and
+holds them only until its commit. Rows a computation depends on are locked first, then recomputed in a later statement, so
 the computation sees every command that held the lock before. The projector sends all of an
 event's statements in one round trip; PostgreSQL runs them in order, each with its own snapshot.
 """
@@ -22,6 +22,7 @@ from orders.models import Customer, DomainEvent, Order, OrderLine, Product
 from reporting.models import (
     CustomerStatsTable,
     DailyRevenueTable,
+    OrdersByStatusTable,
     OrderSummaryTable,
     ProductSalesTable,
 )
@@ -361,5 +362,66 @@ daily_revenue_maintenance = Maintenance(
         events.ORDER_LINE_CHANGED: _daily_revenue_line_changed,
         events.ORDER_LINE_REMOVED: _daily_revenue_line_changed,
         events.ORDER_CANCELLED: _daily_revenue_cancelled,
+    }
+)
+
+
+# --- orders by status: one row per status, always there; the status rows last, by status --------
+
+_ORDERS_BY_STATUS = OrdersByStatusTable._meta.db_table
+_ORDER_STATUS = f"(SELECT status FROM {ORDERS} WHERE id = %s)"
+_ORDER_TOTAL = f"(SELECT coalesce(sum(quantity * unit_price), 0) FROM {LINES} WHERE order_id = %s)"
+
+
+def _orders_by_status_placed(event) -> list[Statement]:
+    sql = f"""
+        UPDATE {_ORDERS_BY_STATUS}
+        SET order_count = order_count + 1, total_amount = total_amount + %s
+        WHERE status = {_ORDER_STATUS}
+    """
+    return [(sql, [_amount(event), event.aggregate_id])]
+
+
+def _orders_by_status_line_changed(event) -> list[Statement]:
+    sql = f"""
+        UPDATE {_ORDERS_BY_STATUS} SET total_amount = total_amount + %s
+        WHERE status = {_ORDER_STATUS}
+    """
+    return [(sql, [_amount(event), event.aggregate_id])]
+
+
+def _orders_by_status_moved(event) -> list[Statement]:
+    """The order leaves its old status's row for its new one, with its whole total.
+
+    Both rows are locked by status first (one order: two transitions never deadlock), then changed.
+    A cancelled order keeps its lines, so its total is still the sum of them.
+    """
+    source, target = event.payload["from"], event.payload["to"]
+    lock = f"""
+        SELECT 1 FROM {_ORDERS_BY_STATUS} WHERE status IN (%s, %s) ORDER BY status FOR UPDATE
+    """
+    move = f"""
+        UPDATE {_ORDERS_BY_STATUS} t
+        SET order_count = t.order_count + CASE WHEN t.status = %s THEN 1 ELSE -1 END,
+            total_amount = t.total_amount + CASE WHEN t.status = %s THEN a.amount ELSE -a.amount END
+        FROM (SELECT {_ORDER_TOTAL} AS amount) a
+        WHERE t.status IN (%s, %s)
+    """
+    return [
+        (lock, [source, target]),
+        (move, [target, target, event.aggregate_id, source, target]),
+    ]
+
+
+orders_by_status_maintenance = Maintenance(
+    {
+        events.ORDER_PLACED: _orders_by_status_placed,
+        events.ORDER_LINE_ADDED: _orders_by_status_line_changed,
+        events.ORDER_LINE_CHANGED: _orders_by_status_line_changed,
+        events.ORDER_LINE_REMOVED: _orders_by_status_line_changed,
+        events.ORDER_PAID: _orders_by_status_moved,
+        events.ORDER_SHIPPED: _orders_by_status_moved,
+        events.ORDER_DELIVERED: _orders_by_status_moved,
+        events.ORDER_CANCELLED: _orders_by_status_moved,
     }
 )

@@ -1,4 +1,4 @@
-"""The read model: four materialized views over the order tables, their read tables, the ledger.
+"""The read model: five materialized views over the order tables, their read tables, the ledger.
 
 Each view's SQL is the one definition of its report. Views read only the normalized tables (never
 each other), so each can be refreshed on its own. Cancelled orders show in the order summary and
@@ -8,6 +8,8 @@ current inside each command's transaction by the incremental strategy (reporting
 
 from django.db import models
 from django_pgviews import view as pg
+
+from orders.models import OrderStatus
 
 # Report money: wide enough for every sum the write model can produce, so a committed command can
 # never overflow a report. A line is at most 9,999,999,999.99 x 10,000 < 10^14, and there are fewer
@@ -177,6 +179,44 @@ class DailyRevenue(pg.ReadOnlyMaterializedView):
         return str(self.day)
 
 
+# Every status of the lifecycle, in its order: the orders-by-status view has a row for each.
+_STATUSES = ", ".join(f"('{status}', {rank})" for rank, status in enumerate(OrderStatus.values))
+
+
+class OrdersByStatus(pg.ReadOnlyMaterializedView):
+    """One row per order status, every status (zeros included): how many orders have it and
+    their total. Five rows however many orders: what the dashboard's status chart reads."""
+
+    sql = f"""
+        SELECT s.status, s.rank,
+               count(t.id) AS order_count,
+               coalesce(sum(t.total), 0)::{MONEY_SQL} AS total_amount
+        FROM (VALUES {_STATUSES}) s(status, rank)
+        LEFT JOIN (
+            SELECT o.id, o.status, coalesce(sum(l.quantity * l.unit_price), 0) AS total
+            FROM orders_order o
+            LEFT JOIN orders_orderline l ON l.order_id = o.id
+            GROUP BY o.id
+        ) t ON t.status = s.status
+        GROUP BY s.status, s.rank
+    """
+    concurrent_index = "status"
+
+    status = models.CharField(max_length=16, primary_key=True)
+    rank = models.SmallIntegerField()  # the status's place in the lifecycle: the list's order
+    order_count = models.BigIntegerField()
+    total_amount = models.DecimalField(**REPORT_MONEY)
+
+    class Meta:
+        managed = False
+        db_table = "reporting_orders_by_status"
+        verbose_name = "orders by status"
+        verbose_name_plural = "orders by status"
+
+    def __str__(self):
+        return self.status
+
+
 def read_table(view: type[models.Model]) -> type[models.Model]:
     """A plain table with the view's columns, key and indexes: what the incremental strategy serves.
 
@@ -205,6 +245,7 @@ OrderSummaryTable = read_table(OrderSummary)
 CustomerStatsTable = read_table(CustomerStats)
 ProductSalesTable = read_table(ProductSales)
 DailyRevenueTable = read_table(DailyRevenue)
+OrdersByStatusTable = read_table(OrdersByStatus)
 
 
 class ViewState(models.Model):

@@ -88,6 +88,8 @@ REPORTS = {
     "/api/reports/products/{product}/": "reporting.view_productsales",
     "/api/reports/daily-revenue/": "reporting.view_dailyrevenue",
     "/api/reports/daily-revenue/{day}/": "reporting.view_dailyrevenue",
+    "/api/reports/orders-by-status/": "reporting.view_ordersbystatus",
+    "/api/reports/orders-by-status/{status}/": "reporting.view_ordersbystatus",
     "/api/reports/events/": "orders.view_domainevent",
     "/api/reports/events/{event}/": "orders.view_domainevent",
 }
@@ -106,6 +108,7 @@ def report_url(path: str, order) -> str:
         customer=order.customer_id,
         product=order.lines.get().product_id,
         day=order.created_at.astimezone(UTC).date().isoformat(),
+        status=order.status,
         event=DomainEvent.objects.filter(aggregate_id=order.pk).latest("id").pk,
     )
 
@@ -114,7 +117,7 @@ def test_every_report_and_event_endpoint_is_in_the_matrix():
     from reporting.api.urls import urlpatterns
 
     routes = {str(p.pattern) for p in urlpatterns}
-    assert len(routes) == len(REPORTS) == 10, sorted(routes)
+    assert len(routes) == len(REPORTS) == 12, sorted(routes)
 
 
 @pytest.mark.django_db

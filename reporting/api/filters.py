@@ -9,6 +9,7 @@ from reporting.models import (
     REPORT_MONEY,
     CustomerStats,
     DailyRevenue,
+    OrdersByStatus,
     OrderSummary,
     ProductSales,
 )
@@ -70,12 +71,17 @@ class DailyRevenueFilter(filters.FilterSet):
     ordering = filters.OrderingFilter(fields=[("day", "day")])  # the key: already stable
 
 
+class OrdersByStatusFilter(filters.FilterSet):
+    ordering = ordering("rank", "order_count", "total_amount", tiebreak="status")
+
+
 # No Meta.model on the report filters: they filter the view or its read table (same columns).
 BY_VIEW = {
     OrderSummary: OrderSummaryFilter,
     CustomerStats: CustomerStatsFilter,
     ProductSales: ProductSalesFilter,
     DailyRevenue: DailyRevenueFilter,
+    OrdersByStatus: OrdersByStatusFilter,
 }
 
 

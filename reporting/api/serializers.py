@@ -7,7 +7,7 @@ Each serializer is bound to its report's view; it serializes the report's read t
 from rest_framework import serializers
 
 from orders.models import DomainEvent
-from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales
+from reporting.models import CustomerStats, DailyRevenue, OrdersByStatus, OrderSummary, ProductSales
 
 
 class OrderSummarySerializer(serializers.ModelSerializer):
@@ -63,6 +63,12 @@ class DailyRevenueSerializer(serializers.ModelSerializer):
         fields = ["day", "order_count", "revenue", "average_order_value"]
 
 
+class OrdersByStatusSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrdersByStatus
+        fields = ["status", "rank", "order_count", "total_amount"]
+
+
 BY_VIEW = {
     serializer.Meta.model: serializer
     for serializer in (
@@ -70,6 +76,7 @@ BY_VIEW = {
         CustomerStatsSerializer,
         ProductSalesSerializer,
         DailyRevenueSerializer,
+        OrdersByStatusSerializer,
     )
 }
 

@@ -215,6 +215,8 @@ def report_viewset(report: Report) -> type[ReportViewSet]:
     }
     if key.get_internal_type() == "DateField":
         attrs["lookup_value_regex"] = r"\d{4}-\d{2}-\d{2}"
+    elif key.get_internal_type() == "CharField":  # a status: a word
+        attrs["lookup_value_regex"] = f"[a-z_]{{1,{key.max_length}}}"
     viewset = type(f"{report.view.__name__}ViewSet", (ReportViewSet,), attrs)
     return report_schema(report, serializer)(viewset)
 

@@ -4,10 +4,16 @@ from collections import defaultdict
 from datetime import UTC
 from decimal import ROUND_HALF_UP, Decimal
 
-from orders.models import Customer, Order, OrderLine, Product
+from orders.models import Customer, Order, OrderLine, OrderStatus, Product
 from reporting import queries
 from reporting.catalog import report_for_view
-from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales
+from reporting.models import (
+    CustomerStats,
+    DailyRevenue,
+    OrdersByStatus,
+    OrderSummary,
+    ProductSales,
+)
 
 ZERO = Decimal("0.00")
 
@@ -91,6 +97,20 @@ def expected_daily_revenue() -> dict:
     }
 
 
+def expected_orders_by_status() -> dict:
+    """Every status, in lifecycle order, zeros included; cancelled orders keep their total."""
+    totals, _, _ = _totals()
+    orders = list(Order.objects.all())
+    return {
+        status: {
+            "rank": rank,
+            "order_count": sum(1 for o in orders if o.status == status),
+            "total_amount": sum((totals[o.pk] for o in orders if o.status == status), ZERO),
+        }
+        for rank, status in enumerate(OrderStatus.values)
+    }
+
+
 def served(view):
     """The model a report is read from under the current strategy: its view, or its read table."""
     return queries.served(report_for_view(view))
@@ -112,6 +132,7 @@ def actual_reports() -> dict:
         "customer_stats": _rows(CustomerStats, "customer_id", fields(expected["customer_stats"])),
         "product_sales": _rows(ProductSales, "product_id", fields(expected["product_sales"])),
         "daily_revenue": _rows(DailyRevenue, "day", fields(expected["daily_revenue"])),
+        "orders_by_status": _rows(OrdersByStatus, "status", fields(expected["orders_by_status"])),
     }
 
 
@@ -121,6 +142,7 @@ def expected_reports() -> dict:
         "customer_stats": expected_customer_stats(),
         "product_sales": expected_product_sales(),
         "daily_revenue": expected_daily_revenue(),
+        "orders_by_status": expected_orders_by_status(),
     }
 
 

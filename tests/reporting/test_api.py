@@ -198,6 +198,7 @@ def test_healthz(api, catalogue):
         "customer_stats",
         "product_sales",
         "daily_revenue",
+        "orders_by_status",
     }
     assert body["views"]["order_summary"]["row_count"] == 3
     # sync mode: once the commands returned, every view reflects every event

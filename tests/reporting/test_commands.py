@@ -16,6 +16,7 @@ def test_refresh_views_prints_each_view_with_time_and_rows(capsys, fresh_views):
     out = capsys.readouterr().out
     for name in ("order_summary", "customer_stats", "product_sales", "daily_revenue"):
         assert name in out
+    assert "orders_by_status" in out
     assert " ms " in out and "1 rows" in out
 
 

@@ -36,6 +36,7 @@ def test_ready_details_for_staff_by_token_or_session(api, superuser, client):
         "customer_stats",
         "product_sales",
         "daily_revenue",
+        "orders_by_status",
     }
     client.force_login(superuser)
     assert "views" in client.get("/healthz/ready").json()

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from orders import services
 from orders.models import Order
 from orders.services import order_cancel, order_deliver, order_pay, order_ship
-from reporting.models import CustomerStats, DailyRevenue, OrderSummary, ProductSales
+from reporting.models import CustomerStats, DailyRevenue, OrdersByStatus, OrderSummary, ProductSales
 from tests.factories import customer_make, order_make, product_make
 from tests.reporting.recompute import assert_reports_match_write_model, served
 
@@ -75,3 +75,39 @@ def test_cancelled_orders_show_only_in_the_order_summary(fresh_views):
     assert served(CustomerStats).objects.get(customer_id=customer.pk).order_count == 0
     assert served(ProductSales).objects.get(product_id=product.pk).units_sold == 0
     assert not served(DailyRevenue).objects.exists()
+
+
+def test_orders_by_status_has_every_status_and_moves_an_order_with_its_total(fresh_views, api):
+    product = product_make(unit_price=Decimal("5.00"))
+    kept, moved = order_make(lines=[(product, 2)]), order_make(lines=[(product, 3)])
+
+    def statuses():
+        return {
+            row.status: (row.order_count, row.total_amount)
+            for row in served(OrdersByStatus).objects.order_by("rank")
+        }
+
+    assert list(statuses()) == ["pending", "paid", "shipped", "delivered", "cancelled"]
+    assert statuses()["pending"] == (2, Decimal("25.00"))
+    assert statuses()["paid"] == (0, Decimal("0.00"))
+    order_pay(order_id=moved.pk)
+    services.order_line_update(
+        order_id=kept.pk, line_id=kept.lines.get().pk, quantity=4
+    )  # a line change moves the total of its status
+    assert statuses()["pending"] == (1, Decimal("20.00"))
+    assert statuses()["paid"] == (1, Decimal("15.00"))
+    order_cancel(order_id=moved.pk)  # a cancelled order keeps its total, in its own row
+    assert statuses()["paid"] == (0, Decimal("0.00"))
+    assert statuses()["cancelled"] == (1, Decimal("15.00"))
+    assert_reports_match_write_model()
+    # Its API: five rows in lifecycle order, and one by its status.
+    listed = api.get("/api/reports/orders-by-status/").json()
+    assert [(r["status"], r["order_count"], r["total_amount"]) for r in listed["results"]] == [
+        ("pending", 1, "20.00"),
+        ("paid", 0, "0.00"),
+        ("shipped", 0, "0.00"),
+        ("delivered", 0, "0.00"),
+        ("cancelled", 1, "15.00"),
+    ]
+    assert api.get("/api/reports/orders-by-status/cancelled/").json()["order_count"] == 1
+    assert api.get("/api/reports/orders-by-status/lost/").status_code == 404
