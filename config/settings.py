@@ -225,6 +225,8 @@ READ_MODEL_LOCK_TIMEOUT = os.environ.get("READ_MODEL_LOCK_TIMEOUT", "30s")
 READ_MODEL_MAX_LAG_SECONDS = float(os.environ.get("READ_MODEL_MAX_LAG_SECONDS", "60"))
 # `Authorization: Bearer <token>` shows /healthz/ready's details (besides staff users); unset: off.
 HEALTH_DETAILS_TOKEN = os.environ.get("HEALTH_DETAILS_TOKEN", "")
+# /healthz and /healthz/ready query the database: the public (no details) is throttled per address.
+HEALTH_THROTTLE_ANON = os.environ.get("HEALTH_THROTTLE_ANON", "120/minute")
 
 # /metrics (Prometheus): `Authorization: Bearer <METRICS_TOKEN>`, or a client in the allowed list.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
