@@ -162,7 +162,8 @@ if not DEBUG:
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header is what turns "not authenticated" into a 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # DRF's, with failed attempts throttled per client (config/auth.py)
+        "config.auth.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -223,6 +224,9 @@ READ_MODEL_WAIT_SECONDS = float(os.environ.get("READ_MODEL_WAIT_SECONDS", "5"))
 READ_MODEL_LOCK_TIMEOUT = os.environ.get("READ_MODEL_LOCK_TIMEOUT", "30s")
 # /healthz/ready fails in async mode when a view's oldest unreflected event is older than this.
 READ_MODEL_MAX_LAG_SECONDS = float(os.environ.get("READ_MODEL_MAX_LAG_SECONDS", "60"))
+# Failed `Authorization: Token` attempts per client address before every token attempt from it is
+# a 429 (config/auth.py): guessing keys stops there; a valid token is never counted.
+API_THROTTLE_AUTH_FAILURES = os.environ.get("API_THROTTLE_AUTH_FAILURES", "20/minute")
 # `Authorization: Bearer <token>` shows /healthz/ready's details (besides staff users); unset: off.
 HEALTH_DETAILS_TOKEN = os.environ.get("HEALTH_DETAILS_TOKEN", "")
 # /healthz and /healthz/ready query the database: the public (no details) is throttled per address.
