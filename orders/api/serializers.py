@@ -14,9 +14,17 @@ def id_field(**kwargs):
     return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 
+class MoneyField(serializers.DecimalField):
+    """Zero is a price; "-0" is that price (the sign of a zero is dropped, never echoed)."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        return abs(value) if value == 0 else value
+
+
 def money_field(**kwargs):
     # decimal_places=2 rejects "1.005" with a message rather than rounding it.
-    return serializers.DecimalField(**MONEY, min_value=Decimal("0"), **kwargs)
+    return MoneyField(**MONEY, min_value=Decimal("0"), **kwargs)
 
 
 def quantity_field():

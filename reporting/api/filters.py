@@ -23,6 +23,35 @@ class IdFilter(filters.NumberFilter):
         super().__init__(*args, min_value=1, max_value=2**63 - 1, **kwargs)
 
 
+class StrictBooleanField(forms.NullBooleanField):
+    """true/false (also True/False, 1/0); absent or empty: no filter; anything else is an error
+    (Django's NullBooleanField reads "maybe" as "no filter")."""
+
+    VALUES = {"true": True, "1": True, "false": False, "0": False}
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in self.VALUES:
+            return self.VALUES[value.lower()]
+        raise forms.ValidationError("Must be true or false.", code="invalid")
+
+    def validate(self, value):
+        pass
+
+
+class StrictBooleanFilter(filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+    def __init__(self, *args, **kwargs):
+        # A plain select: django-filter's BooleanWidget (and NullBooleanSelect) turn any unknown
+        # value into None before the field sees it.
+        choices = [("", "Any"), ("true", "Yes"), ("false", "No")]
+        super().__init__(*args, widget=forms.Select(choices=choices), **kwargs)
+
+
 class StableOrderingFilter(filters.OrderingFilter):
     """Ordering by the chosen fields, then by the primary key, so pages never overlap."""
 
@@ -59,7 +88,7 @@ class CustomerStatsFilter(filters.FilterSet):
 
 
 class ProductSalesFilter(filters.FilterSet):
-    is_active = filters.BooleanFilter()
+    is_active = StrictBooleanFilter()
     ordering = ordering("revenue", "units_sold", "sku", tiebreak="product_id")
 
 
