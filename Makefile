@@ -55,7 +55,7 @@ test: $(DEV_STAMP)
 ## Production: gunicorn + WhiteNoise. Needs DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS (and DATABASE_URL).
 ## GUNICORN_TIMEOUT (s, default 300) must exceed a command's refresh (about 35 s at 1M orders)
 ## plus its lock waits (READ_MODEL_LOCK_TIMEOUT per view): a worker killed mid-refresh is healed
-## by the next command, but its client gets no answer.
+## by the next command; its client gets a JSON 500 "timeout" (config/gunicorn_worker.py).
 serve-production: $(STAMP)
 	DJANGO_DEBUG=0 $(PY) manage.py check --deploy --fail-level WARNING
 	DJANGO_DEBUG=0 $(PY) manage.py migrate --noinput
