@@ -83,6 +83,10 @@ class CSVExportMixin:
         )
 
     def csv_response(self, queryset):
+        # Every row, whatever the page size; a malformed page_size is still a 400, as on a page.
+        from reporting.api.pagination import ReportPagination
+
+        ReportPagination().get_page_size(self.request)
         response = StreamingHttpResponse(
             csv_lines(queryset, self.get_serializer_class()),
             content_type="text/csv; charset=utf-8",
