@@ -8,6 +8,9 @@ DEV_STAMP := $(VENV)/.installed-dev-stamp
 BENCH_STAMP := $(VENV)/.installed-bench-stamp
 RUN_ADDR ?= 127.0.0.1:8000
 ORDERS ?= 100000
+# Development mode is opted into, never the default (config/settings.py): the development targets
+# set DJANGO_DEBUG=1 unless the environment already says otherwise; serve-production sets 0.
+DEV := DJANGO_DEBUG=$${DJANGO_DEBUG:-1}
 
 .PHONY: run seed worker db-stop db-reset test lint bench mutate screenshot serve-production clean
 
@@ -29,30 +32,30 @@ $(BENCH_STAMP): $(DEV_STAMP)
 ## Serve the app with demo data on http://127.0.0.1:8000 (/admin/, /api/, /api/docs/)
 ## (Ctrl-C or SIGTERM stops it, and the embedded database with it.)
 run: $(STAMP)
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py demo_setup
-	$(PY) manage.py banner --url http://$(RUN_ADDR)/
-	$(PY) manage.py runserver $(RUN_ADDR)
+	$(DEV) $(PY) manage.py migrate --noinput
+	$(DEV) $(PY) manage.py demo_setup
+	$(DEV) $(PY) manage.py banner --url http://$(RUN_ADDR)/
+	$(DEV) $(PY) manage.py runserver $(RUN_ADDR)
 
 ## Demo data at scale: empty the order tables and generate ORDERS orders (default 100000)
 seed: $(STAMP)
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo --reset --orders $(ORDERS)
+	$(DEV) $(PY) manage.py migrate --noinput
+	$(DEV) $(PY) manage.py seed_demo --reset --orders $(ORDERS)
 
 ## The asynchronous refresh worker (READ_MODEL_REFRESH=async): refresh_views --watch until SIGTERM/SIGINT
 worker: $(STAMP)
-	$(PY) manage.py refresh_views --watch $(WORKER_ARGS)
+	$(DEV) $(PY) manage.py refresh_views --watch $(WORKER_ARGS)
 
 ## Run the whole test suite (embedded PostgreSQL unless DATABASE_URL is set), then the read-side
 ## and command-side tests again with the incremental strategy
 test: $(DEV_STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
-	READ_MODEL_REFRESH=incremental $(PY) -m pytest $(PYTEST_ARGS) tests/reporting tests/orders tests/test_security.py tests/test_end_to_end_http.py
+	$(DEV) $(PY) -m pytest $(PYTEST_ARGS)
+	$(DEV) READ_MODEL_REFRESH=incremental $(PY) -m pytest $(PYTEST_ARGS) tests/reporting tests/orders tests/test_security.py tests/test_end_to_end_http.py
 
 ## Production: gunicorn + WhiteNoise. Needs DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS (and DATABASE_URL).
 ## GUNICORN_TIMEOUT (s, default 300) must exceed a command's refresh (about 35 s at 1M orders)
 ## plus its lock waits (READ_MODEL_LOCK_TIMEOUT per view): a worker killed mid-refresh is healed
-## by the next command, but its client gets no answer.
+## by the next command; its client gets a JSON 500 "timeout" (config/gunicorn_worker.py).
 serve-production: $(STAMP)
 	DJANGO_DEBUG=0 $(PY) manage.py check --deploy --fail-level WARNING
 	DJANGO_DEBUG=0 $(PY) manage.py migrate --noinput
@@ -62,11 +65,11 @@ serve-production: $(STAMP)
 
 ## Benchmarks (not part of make test): 10k and 100k orders; BENCH_ARGS=--full adds 1M
 bench: $(BENCH_STAMP)
-	$(PY) -m benchmarks.run $(BENCH_ARGS)
+	$(DEV) $(PY) -m benchmarks.run $(BENCH_ARGS)
 
 ## docs/dashboard.png: the dashboard on seeded demo data, in chromium (apt-get install chromium)
 screenshot: $(DEV_STAMP)
-	DASHBOARD_SCREENSHOT=docs/dashboard.png $(PY) -m pytest -q -p no:cacheprovider tests/test_dashboard_browser.py -k screenshot
+	$(DEV) DASHBOARD_SCREENSHOT=docs/dashboard.png $(PY) -m pytest -q -p no:cacheprovider tests/test_dashboard_browser.py -k screenshot
 
 
 ## Stop the embedded PostgreSQL of .pgdata/ (EMBEDDED_PGDATA), whoever started it
@@ -81,7 +84,7 @@ db-reset:
 ## each against the tests that cover it; writes docs/mutation-report.md. MUTATE_ARGS=<module ...>
 mutate: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench,mutate]'
-	$(PY) -m tests.mutation.run $(MUTATE_ARGS)
+	$(DEV) $(PY) -m tests.mutation.run $(MUTATE_ARGS)
 
 lint: $(DEV_STAMP)
 	$(PY) -m ruff check .

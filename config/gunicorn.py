@@ -12,6 +12,9 @@ _config["loggers"]["gunicorn.error"] = {"handlers": [], "level": "INFO", "propag
 _config["loggers"]["gunicorn.access"] = {"handlers": [], "level": "INFO", "propagate": True}
 logconfig_dict = _config
 
+# The sync worker, with a worker timeout answered in the API's JSON error shape (config/gunicorn_worker.py).
+worker_class = "config.gunicorn_worker.JsonErrorSyncWorker"
+
 
 def child_exit(server, worker):
     """With PROMETHEUS_MULTIPROC_DIR (per-worker metrics summed at scrape), forget a dead worker's

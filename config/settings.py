@@ -2,6 +2,7 @@
 
 import logging
 import os
+import secrets
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -23,13 +24,47 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+def development_secret_key(path: Path) -> str:
+    """This checkout's own random key, made on first use in a git-ignored file (owner-only):
+    sessions survive restarts, and no key is ever published. Never used with DEBUG off."""
+    try:
+        key = path.read_text().strip()
+        if key:
+            return key
+    except FileNotFoundError:
+        pass
+    key = secrets.token_urlsafe(50)
+    draft = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(key + "\n")
+        try:
+            os.link(draft, path)  # atomic: two processes starting at once agree on one key
+        except FileExistsError:
+            key = path.read_text().strip() or key
+        finally:
+            draft.unlink()
+    except OSError:  # a read-only checkout: a key for this process only
+        pass
+    return key
+
+
+# Development is opted into (DJANGO_DEBUG=1: `make run`, `make test`, ...), never the default:
+# with no environment the app is in production mode and refuses to start without its settings.
+DEBUG = env_bool("DJANGO_DEBUG", False)
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
-    SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (the default). For "
+            "development, set DJANGO_DEBUG=1 (as `make run` and `make test` do): a random key "
+            "for this checkout is then kept in .dev-secret-key."
+        )
+    SECRET_KEY = development_secret_key(
+        Path(os.environ.get("DJANGO_DEV_SECRET_KEY_FILE", BASE_DIR / ".dev-secret-key"))
+    )
 
 ALLOWED_HOSTS = env_list(
     "DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver" if DEBUG else ""
@@ -162,7 +197,8 @@ if not DEBUG:
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header is what turns "not authenticated" into a 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # DRF's, with failed attempts throttled per client (config/auth.py)
+        "config.auth.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -204,6 +240,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "orders.api.schema.patch_bodies_required",
+    ],
 }
 
 # How the read model follows the write model (reporting/strategy.py, reporting/projector.py):
@@ -223,8 +263,13 @@ READ_MODEL_WAIT_SECONDS = float(os.environ.get("READ_MODEL_WAIT_SECONDS", "5"))
 READ_MODEL_LOCK_TIMEOUT = os.environ.get("READ_MODEL_LOCK_TIMEOUT", "30s")
 # /healthz/ready fails in async mode when a view's oldest unreflected event is older than this.
 READ_MODEL_MAX_LAG_SECONDS = float(os.environ.get("READ_MODEL_MAX_LAG_SECONDS", "60"))
+# Failed `Authorization: Token` attempts per client address before every token attempt from it is
+# a 429 (config/auth.py): guessing keys stops there; a valid token is never counted.
+API_THROTTLE_AUTH_FAILURES = os.environ.get("API_THROTTLE_AUTH_FAILURES", "20/minute")
 # `Authorization: Bearer <token>` shows /healthz/ready's details (besides staff users); unset: off.
 HEALTH_DETAILS_TOKEN = os.environ.get("HEALTH_DETAILS_TOKEN", "")
+# /healthz and /healthz/ready query the database: the public (no details) is throttled per address.
+HEALTH_THROTTLE_ANON = os.environ.get("HEALTH_THROTTLE_ANON", "120/minute")
 
 # /metrics (Prometheus): `Authorization: Bearer <METRICS_TOKEN>`, or a client in the allowed list.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

@@ -56,6 +56,7 @@ def customer_update(
 
 @transaction.atomic
 def product_create(*, sku: str, name: str, unit_price: Decimal, is_active: bool = True) -> Product:
+    unit_price = _unsigned_zero(unit_price)
     product = Product(sku=sku, name=name, unit_price=unit_price, is_active=is_active)
     _validate_and_save(product)
     events.event_record(
@@ -81,10 +82,16 @@ def product_update(
 ) -> Product:
     """Change a product. Existing order lines keep the price they were written with."""
     product = product_lock(product_id)
+    unit_price = _unsigned_zero(unit_price)
     changes = _apply(product, name=name, unit_price=unit_price, is_active=is_active)
     _validate_and_save(product)
     events.event_record(event_type=events.PRODUCT_UPDATED, aggregate=product, payload=changes)
     return product
+
+
+def _unsigned_zero(price):
+    """A price of -0 (from the admin's form, or any caller) is 0: never "-0.00" in an event."""
+    return abs(price) if isinstance(price, Decimal) and price == 0 else price
 
 
 # --- orders --------------------------------------------------------------------------------

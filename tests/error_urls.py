@@ -4,6 +4,8 @@ Every fault here is real: rows PostgreSQL refuses, a table that does not exist, 
 database that is not there. Nothing is mocked.
 """
 
+import time
+
 from django.db import connection, connections, transaction
 from django.urls import path
 from rest_framework.permissions import AllowAny
@@ -82,7 +84,14 @@ def fault_page(request, fault):
     FAULTS[fault]()
 
 
+def slow(request, seconds):
+    """Answers after `seconds`: longer than a test server's worker timeout (gunicorn's abort)."""
+    time.sleep(seconds)
+    return fault_page(request, "crash")  # never reached when the worker is aborted first
+
+
 urlpatterns = [
+    path("test-slow/<int:seconds>/", slow),
     path("api/test-faults/<str:fault>/", FaultApi.as_view()),
     path("test-faults/<str:fault>/", fault_page),
     *project_urlpatterns,

@@ -10,9 +10,16 @@ import json
 import os
 import re
 import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pytest
+import requests
 from django.conf import settings
+
+from tests.db import database_url_of_test_database
+from tests.test_security import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,3 +50,71 @@ def test_the_default_timeout_covers_the_measured_1m_command_and_its_lock_waits()
 
 def test_the_timeout_is_configurable():
     assert recipe_timeout({**os.environ, "GUNICORN_TIMEOUT": "900"}) == 900
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_timeout_answers_json_in_the_error_shape():
+    """gunicorn aborts a worker that has not answered within its timeout (SIGABRT: SystemExit
+    inside the request); its answer was gunicorn's HTML 500 (issue 13 #18). Run with the recipe's
+    own config file, against a test-only view slower than a 1 s timeout."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.error_settings",
+        "DATABASE_URL": database_url_of_test_database(),
+    }
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "-c",
+            "config/gunicorn.py",
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--timeout",
+            "1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{base}/healthz/live", timeout=5).status_code == 200:
+                    break
+            except (requests.ConnectionError, requests.Timeout):
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.2)
+
+        started = time.monotonic()
+        response = requests.get(f"{base}/test-slow/30/", timeout=60)
+        assert time.monotonic() - started < 20  # the timeout ended it, not the view
+        assert response.status_code == 500
+        assert response.headers["Content-Type"] == "application/json"
+        body = response.json()
+        assert body["code"] == "timeout" and "Idempotency-Key" in body["detail"]
+        # the arbiter replaces the aborted worker: the server answers again
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{base}/healthz/live", timeout=5).status_code == 200:
+                    break
+            except (requests.ConnectionError, requests.Timeout):
+                pass
+            assert time.monotonic() < deadline, "no worker came back"
+            time.sleep(0.2)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

@@ -282,7 +282,7 @@ def test_production_server_serves_api_and_static_files(tmp_path, fresh_views):
                 break
             except (requests.ConnectionError, requests.Timeout):  # still booting (a busy machine)
                 time.sleep(0.1)
-        assert requests.get(f"{base}/healthz", headers=proxy).json()["database"] == "ok"
+        assert requests.get(f"{base}/healthz", headers=proxy).json() == {"status": "ok"}
         insecure = requests.get(
             f"{base}/api/", headers={"Host": "orders.example.com"}, allow_redirects=False
         )
@@ -317,3 +317,35 @@ def test_permissions_deny_a_request_without_any_user(permission_class):
     checker = {"commands": CommandPermission, "reports": CanViewReport}[permission_class]()
     view = SimpleNamespace(required_permissions={}, report=None, queryset=None)
     assert checker.has_permission(SimpleNamespace(user=None, method="GET"), view) is False
+
+
+@pytest.mark.django_db
+def test_failed_token_attempts_are_throttled_per_client_and_valid_tokens_are_not(settings):
+    """Guessing tokens: after API_THROTTLE_AUTH_FAILURES failures from one address, every token
+    attempt from it is a 429 with Retry-After until the window passes, without the key being
+    looked up (issue 13 #13). A valid token is never counted, and other addresses are unaffected."""
+    settings.API_THROTTLE_AUTH_FAILURES = "5/minute"
+    valid = client_for(make_user("token-owner", superuser=True))
+    for _ in range(10):  # successful token use counts for nothing
+        assert (
+            valid.post("/api/customers/", {}, format="json", REMOTE_ADDR="10.0.0.1").status_code
+            == 400
+        )
+
+    guesser = APIClient()
+    guesser.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
+    codes = [
+        guesser.get("/api/reports/orders/", REMOTE_ADDR="10.0.0.2").status_code for _ in range(6)
+    ]
+    assert codes == [401] * 5 + [429]
+    refused = guesser.get("/api/reports/orders/", REMOTE_ADDR="10.0.0.2")
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert refused.json()["code"] == "throttled"
+    # the locked address cannot try a token at all (else guessing would go on behind the 429s)
+    locked = valid.post("/api/customers/", {}, format="json", REMOTE_ADDR="10.0.0.2")
+    assert locked.status_code == 429
+    # another client is not affected, with its valid token or a wrong one
+    assert (
+        valid.post("/api/customers/", {}, format="json", REMOTE_ADDR="10.0.0.3").status_code == 400
+    )
+    assert guesser.get("/api/reports/orders/", REMOTE_ADDR="10.0.0.3").status_code == 401

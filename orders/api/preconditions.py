@@ -11,8 +11,15 @@ import re
 
 from rest_framework.exceptions import ValidationError
 
-_ELEMENT = re.compile(r'[ \t]*(?:(W/)?"([\x21\x23-\x7e\x80-\xff]*)")?[ \t]*(?:,|$)')
-_BARE_VERSION = re.compile(r"^\s*([1-9][0-9]{0,8})\s*$")
+_OWS = r"[ \t]*"
+_TAG = r'(?:W/)?"[\x21\x23-\x7e]*"'
+# The whole header: `*`, a bare version, or a list of entity tags (RFC 9110 5.6.1: empty elements
+# allowed, at least one tag). The schema declares exactly this (orders/api/schema.py).
+IF_MATCH_PATTERN = (
+    rf"^{_OWS}(?:\*|[1-9][0-9]{{0,8}}|(?:,{_OWS})*{_TAG}(?:{_OWS},(?:{_OWS}{_TAG})?)*){_OWS}$"
+)
+_HEADER = re.compile(IF_MATCH_PATTERN)
+_TAGS = re.compile(r'(W/)?"([\x21\x23-\x7e]*)"')
 _VERSION = re.compile(r"[1-9][0-9]{0,8}")
 _MALFORMED = 'Expected a list of entity tags such as If-Match: "3".'
 
@@ -20,25 +27,20 @@ _MALFORMED = 'Expected a list of entity tags such as If-Match: "3".'
 def expected_version(request) -> frozenset[int] | None:
     """The versions If-Match accepts (empty: none can match); None when absent or `*`."""
     header = request.headers.get("If-Match")
-    if header is None or header.strip() == "*":
+    if header is None:
         return None
-    bare = _BARE_VERSION.match(header)
-    if bare:
-        return frozenset({int(bare.group(1))})
-    versions, position, tags = set(), 0, 0
-    while position < len(header):
-        element = _ELEMENT.match(header, position)
-        if not element or element.end() == position:
-            raise ValidationError({"If-Match": _MALFORMED})
-        weak, opaque = element.group(1), element.group(2)
-        if opaque is not None:
-            tags += 1
-            if not weak and _VERSION.fullmatch(opaque):
-                versions.add(int(opaque))
-        position = element.end()
-    if not tags:
+    if not _HEADER.match(header):
         raise ValidationError({"If-Match": _MALFORMED})
-    return frozenset(versions)
+    value = header.strip(" \t")
+    if value == "*":
+        return None
+    if _VERSION.fullmatch(value):
+        return frozenset({int(value)})
+    return frozenset(
+        int(opaque)
+        for weak, opaque in _TAGS.findall(value)
+        if not weak and _VERSION.fullmatch(opaque)
+    )
 
 
 def version_etag(version: int) -> str:

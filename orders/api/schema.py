@@ -3,11 +3,14 @@
 Every error answer has `detail` and `code` (config.api_errors); some add keys, declared here too.
 """
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
+from orders.api.idempotency import KEY_PATTERN
+from orders.api.preconditions import IF_MATCH_PATTERN
 from orders.models import OrderStatus
 
 
@@ -35,7 +38,10 @@ def _error(description: str, serializer=ErrorOutput) -> OpenApiResponse:
 
 COMMAND_ERRORS = {
     400: _error(
-        'Invalid input: code "invalid", messages per field at the top level',
+        'Invalid input: code "invalid", messages per field at the top level. Besides what this '
+        "schema declares, refused by data, not form: an email or sku already taken, an id that "
+        "names no customer or product, an inactive product, a product twice in one order or "
+        "already on it, a quantity past the maximum once added to a line's.",
         ValidationErrorOutput,
     ),
     401: _error("Not authenticated"),
@@ -56,16 +62,19 @@ IDEMPOTENT_ERRORS = {
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_PATTERN},
     OpenApiParameter.HEADER,
-    description="Retry safely: the same key and body replay the first answer and write nothing.",
+    description="Retry safely: the same key and body replay the first answer and write nothing. "
+    "1 to 255 printable ASCII characters. Refused by data, not form: a key this user already "
+    "used with another request body (422).",
 )
 IF_MATCH = OpenApiParameter(
     "If-Match",
-    OpenApiTypes.STR,
+    {"type": "string", "pattern": IF_MATCH_PATTERN},
     OpenApiParameter.HEADER,
-    description='The order version the client last saw, e.g. "3" (a list of entity tags, '
-    "compared strongly: weak tags never match); one that does not match is refused (412).",
+    description='The order version the client last saw, e.g. "3": `*`, a bare version, or a '
+    "list of entity tags, compared strongly (weak tags never match). Refused by data, not form: "
+    "a well-formed list that names no current version of the order (412).",
 )
 
 
@@ -76,3 +85,40 @@ class TransitionSchema(AutoSchema):
         transition = self.view.transition
         statuses = [s for s in OrderStatus.values if s in transition.allowed_from]
         return f"{transition.command.capitalize()} a {' or '.join(statuses)} order"
+
+
+class AtLeastOneFieldExtension(OpenApiSerializerExtension):
+    """A PATCH body that must change something declares it: minProperties 1."""
+
+    target_class = "orders.api.serializers.AtLeastOneFieldMixin"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        return {**schema, "minProperties": 1}
+
+
+class LineQuantityExtension(OpenApiSerializerExtension):
+    """A line's PATCH sets its quantity: required, though PATCH bodies are otherwise partial."""
+
+    target_class = "orders.api.serializers.LineQuantityInput"
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        return {**schema, "required": ["quantity"]}
+
+
+def patch_bodies_required(result, generator, request, public):
+    """drf-spectacular postprocessing hook. PATCH bodies are required (each must change
+    something: minProperties 1, or a line's quantity). On GET, an empty query value is the
+    parameter left out (what an HTML filter form sends for "any"), so each says allowEmptyValue;
+    except min_position, where an empty value is refused."""
+    for operations in result.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method == "patch" and "requestBody" in operation:
+                operation["requestBody"]["required"] = True
+            if method == "get":
+                for parameter in operation.get("parameters", []):
+                    if parameter.get("in") == "query" and parameter["name"] != "min_position":
+                        parameter["allowEmptyValue"] = True
+    return result

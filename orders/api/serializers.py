@@ -1,7 +1,9 @@
 """Input and output shapes of the command API. Validation of form here; of meaning in services."""
 
+import re
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orders.models import MAX_QUANTITY, MONEY
@@ -14,9 +16,26 @@ def id_field(**kwargs):
     return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 
+# A price as the schema declares it: up to 10 digits, then up to 2 decimals; "-0" is zero.
+MONEY_PATTERN = r"^(?:[0-9]{1,10}(?:\.[0-9]{1,2})?|-0{1,10}(?:\.0{1,2})?)$"
+_MONEY = re.compile(MONEY_PATTERN)
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "pattern": MONEY_PATTERN})
+class MoneyField(serializers.DecimalField):
+    """Zero is a price; "-0" is that price (the sign of a zero is dropped, never echoed). A string
+    must match MONEY_PATTERN (the schema's): no exponents, signs or spaces."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and not _MONEY.match(data):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        return abs(value) if value == 0 else value
+
+
 def money_field(**kwargs):
     # decimal_places=2 rejects "1.005" with a message rather than rounding it.
-    return serializers.DecimalField(**MONEY, min_value=Decimal("0"), **kwargs)
+    return MoneyField(**MONEY, min_value=Decimal("0"), **kwargs)
 
 
 def quantity_field():

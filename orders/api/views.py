@@ -15,6 +15,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.parsers import JSONParser
 from orders import events, metrics, services
 from orders.api import serializers as s
 from orders.api.idempotency import POSITION_HEADER, idempotent
@@ -188,6 +189,9 @@ class ProductUpdateApi(CommandApi):
 
 class OrderCreateApi(CommandApi):
     required_permissions = {"POST": ["orders.add_order"]}
+    # JSON only: an order's list of lines has no form encoding (a form post is a 415, as the
+    # schema says, instead of a 400 on lines no form could carry).
+    parser_classes = [JSONParser]
 
     @extend_schema(
         summary="Place an order with its lines",

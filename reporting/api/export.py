@@ -13,6 +13,8 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from reporting.api.pagination import ReportPagination
+
 CHUNK_SIZE = 2000
 
 
@@ -83,6 +85,8 @@ class CSVExportMixin:
         )
 
     def csv_response(self, queryset):
+        # Every row, whatever the page size; a malformed page_size is still a 400, as on a page.
+        ReportPagination().get_page_size(self.request)
         response = StreamingHttpResponse(
             csv_lines(queryset, self.get_serializer_class()),
             content_type="text/csv; charset=utf-8",

@@ -1,7 +1,10 @@
 """Filters and ordering of the report endpoints; an invalid value is a 400, never a 500."""
 
+import re
+
 from django import forms
 from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema_field
 
 from orders.events import ALL_EVENT_TYPES
 from orders.models import DomainEvent, OrderStatus
@@ -17,11 +20,60 @@ from reporting.models import (
 MONEY_FILTER = REPORT_MONEY
 
 
+@extend_schema_field({"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**63 - 1})
 class IdFilter(filters.NumberFilter):
     field_class = forms.IntegerField
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, min_value=1, max_value=2**63 - 1, **kwargs)
+
+
+# A money bound as the schema declares it: a plain decimal, up to 2 decimals, within REPORT_MONEY.
+MONEY_BOUND_PATTERN = r"^-?[0-9]{1,38}(?:\.[0-9]{1,2})?$"
+_MONEY_BOUND = re.compile(MONEY_BOUND_PATTERN)
+
+
+class PlainDecimalField(forms.DecimalField):
+    """No exponents, spaces, NaN or infinities: what MONEY_BOUND_PATTERN says, then the bounds."""
+
+    def to_python(self, value):
+        if value not in self.empty_values and not _MONEY_BOUND.match(str(value)):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "pattern": MONEY_BOUND_PATTERN})
+class MoneyFilter(filters.NumberFilter):
+    field_class = PlainDecimalField
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """true/false (also True/False, 1/0); absent or empty: no filter; anything else is an error
+    (Django's NullBooleanField reads "maybe" as "no filter")."""
+
+    VALUES = {"true": True, "1": True, "false": False, "0": False}
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in self.VALUES:
+            return self.VALUES[value.lower()]
+        raise forms.ValidationError("Must be true or false.", code="invalid")
+
+    def validate(self, value):
+        pass
+
+
+class StrictBooleanFilter(filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+    def __init__(self, *args, **kwargs):
+        # A plain select: django-filter's BooleanWidget (and NullBooleanSelect) turn any unknown
+        # value into None before the field sees it.
+        choices = [("", "Any"), ("true", "Yes"), ("false", "No")]
+        super().__init__(*args, widget=forms.Select(choices=choices), **kwargs)
 
 
 class StableOrderingFilter(filters.OrderingFilter):
@@ -50,8 +102,8 @@ class OrderSummaryFilter(filters.FilterSet):
     customer_id = IdFilter()
     created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    min_total = filters.NumberFilter(field_name="total_amount", lookup_expr="gte", **MONEY_FILTER)
-    max_total = filters.NumberFilter(field_name="total_amount", lookup_expr="lte", **MONEY_FILTER)
+    min_total = MoneyFilter(field_name="total_amount", lookup_expr="gte", **MONEY_FILTER)
+    max_total = MoneyFilter(field_name="total_amount", lookup_expr="lte", **MONEY_FILTER)
     ordering = ordering("created_at", "total_amount", tiebreak="order_id")
 
 
@@ -60,7 +112,7 @@ class CustomerStatsFilter(filters.FilterSet):
 
 
 class ProductSalesFilter(filters.FilterSet):
-    is_active = filters.BooleanFilter()
+    is_active = StrictBooleanFilter()
     ordering = ordering("revenue", "units_sold", "sku", tiebreak="product_id")
 
 

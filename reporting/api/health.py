@@ -6,8 +6,12 @@
   A view that is behind shows `behind` and its lag (age of its oldest unreflected committed
   event), never `fresh`. The public gets `{"status": ...}` only; staff (session or API token) or
   `Authorization: Bearer <HEALTH_DETAILS_TOKEN>` get every check and view.
-- /healthz: the same checks and status code as ready, with the details for everyone, as it always
-  had (backward compatibility: monitors and scripts read `views`, `pending_events`, ...).
+- /healthz: an alias of ready: the same checks, status code and audience (the public gets the
+  status only; it used to show row counts, transaction ids and PostgreSQL error text to anyone).
+
+The checks that query the database (ready and the alias) are throttled for the public, per client
+address (HEALTH_THROTTLE_ANON, default 120/minute): 429 with Retry-After. Staff and the details
+token are not throttled; live never is (a refused liveness probe would restart a healthy process).
 """
 
 import hmac
@@ -18,7 +22,9 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from rest_framework.authtoken.models import Token
+from rest_framework.throttling import SimpleRateThrottle
 
+from config.api_errors import error_body
 from reporting import ledger, refresh
 from reporting.strategy import ASYNC, strategy_get
 
@@ -29,11 +35,39 @@ def live(request):
     return JsonResponse({"status": "ok"})
 
 
+class PublicHealthThrottle(SimpleRateThrottle):
+    """Per client address (REMOTE_ADDR, or as API_NUM_PROXIES says), at HEALTH_THROTTLE_ANON."""
+
+    scope = "health"
+
+    def get_rate(self):
+        return settings.HEALTH_THROTTLE_ANON
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+def throttled(request):
+    throttle = PublicHealthThrottle()
+    if throttle.allow_request(request, None):
+        return None
+    wait = max(1, int(throttle.wait() or 1))
+    response = JsonResponse(
+        error_body(f"Request was throttled. Expected available in {wait} seconds.", "throttled"),
+        status=429,
+    )
+    response["Retry-After"] = str(wait)
+    return response
+
+
 @never_cache
 @require_safe
 def ready(request):
+    details = details_allowed(request)
+    if not details and (refused := throttled(request)):
+        return refused
     body, healthy = readiness()
-    if not details_allowed(request):
+    if not details:
         body = {"status": body["status"]}
     return JsonResponse(body, status=200 if healthy else 503)
 
@@ -41,8 +75,8 @@ def ready(request):
 @never_cache
 @require_safe
 def healthz(request):
-    body, healthy = readiness()
-    return JsonResponse(body, status=200 if healthy else 503)
+    """The alias: ready itself (it used to give the details to everyone)."""
+    return ready(request)
 
 
 def readiness() -> tuple[dict, bool]:

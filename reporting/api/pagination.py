@@ -8,10 +8,44 @@ the last page as on the first: no OFFSET, the next page starts where the previou
 """
 
 from django.core.paginator import Paginator
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.response import Response
 
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
+
+
+class StrictPageSize:
+    """`page_size` is an integer from 1 to MAX_PAGE_SIZE, or absent or empty (PAGE_SIZE): anything
+    else ("null", "abc", 0, a repeated parameter) is a 400, as the schema declares, never the
+    default."""
+
+    def get_page_size(self, request):
+        values = request.query_params.getlist(self.page_size_query_param)
+        if not values or values == [""]:
+            return self.page_size
+        value = values[0]
+        if (
+            len(values) > 1
+            or not (value.isascii() and value.isdigit())
+            or not 1 <= int(value) <= self.max_page_size
+        ):
+            raise ValidationError(
+                {self.page_size_query_param: f"An integer from 1 to {self.max_page_size}."}
+            )
+        return int(value)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": self.max_page_size,
+                    "default": self.page_size,
+                }
+        return parameters
 
 
 class KnownCountPaginator(Paginator):
@@ -21,7 +55,7 @@ class KnownCountPaginator(Paginator):
             self.count = count  # replaces the cached COUNT(*) query
 
 
-class ReportPagination(PageNumberPagination):
+class ReportPagination(StrictPageSize, PageNumberPagination):
     page_size = PAGE_SIZE
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
@@ -38,7 +72,7 @@ class ReportPagination(PageNumberPagination):
         return paginated
 
 
-class ReportCursorPagination(CursorPagination):
+class ReportCursorPagination(StrictPageSize, CursorPagination):
     page_size = PAGE_SIZE
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE

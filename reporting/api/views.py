@@ -42,11 +42,14 @@ REPORT_ERRORS = {
 }
 
 
+MAX_POSITION = 2**63 - 1
 MIN_POSITION = OpenApiParameter(
     "min_position",
-    OpenApiTypes.INT64,
+    {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_POSITION},
     description="Wait (up to READ_MODEL_WAIT_SECONDS) until the report reflects the command "
-    "whose X-Command-Position this is; 504 if it does not in time.",
+    "whose X-Command-Position this is; 504 if it does not in time. Refused by data, not form: a "
+    'position no command has reached yet (400, `min_position`: "No command has reached this '
+    'position.").',
 )
 CURSOR = OpenApiParameter(
     "cursor",
@@ -54,7 +57,6 @@ CURSOR = OpenApiParameter(
     description="Cursor paging: empty for the first page, then follow `next`. Flat cost at any "
     "depth; the page has `count: null`.",
 )
-MAX_POSITION = 2**63 - 1
 # Every transaction below it has finished (committed or aborted) for this statement's snapshot.
 _SNAPSHOT_XMIN = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 

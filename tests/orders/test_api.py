@@ -53,6 +53,25 @@ def test_create_and_update_product(api):
     assert response.json()["is_active"] is False
 
 
+@pytest.mark.parametrize("negative_zero", ["-0", "-0.00", "-0.0", -0.0])
+def test_negative_zero_price_is_zero(api, negative_zero):
+    """A price of zero is allowed; "-0" is that price, never echoed as "-0.00" (issue 13 #19)."""
+    response = post(
+        api, "/api/products/", {"sku": "Z", "name": "Free", "unit_price": negative_zero}
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["unit_price"] == "0.00"
+    product_id = response.json()["id"]
+    response = patch(api, f"/api/products/{product_id}/", {"unit_price": negative_zero})
+    assert response.status_code == 200 and response.json()["unit_price"] == "0.00"
+    order = post(
+        api,
+        "/api/orders/",
+        {"customer_id": customer_make().pk, "lines": [{"product_id": product_id, "quantity": 1}]},
+    )
+    assert order.json()["lines"][0]["unit_price"] == "0.00"
+
+
 def test_create_order_returns_lines_with_ids_and_version(api):
     customer, p1, p2 = customer_make(), product_make(), product_make()
     response = post(

@@ -81,6 +81,24 @@ def test_refuses_to_mix_with_existing_orders_without_reset(fresh_views):
         seed()
 
 
+def test_reset_says_it_empties_the_append_only_event_log(fresh_views):
+    """--reset truncates the event log (and the idempotency keys): it says so, with the counts,
+    before it does it (issue 13 #19)."""
+    from io import StringIO
+
+    seed(orders=20, products=5, customers=5)
+    events = DomainEvent.objects.count()
+    assert events > 0
+    err = StringIO()
+    call_command(
+        "seed_demo", no_progress=True, orders=10, products=5, customers=5, reset=True, stderr=err
+    )
+    warning = err.getvalue()
+    assert "append-only event log" in warning and f"{events} events" in warning
+    assert "20 orders" in warning and "the events feed starts over" in warning
+    assert DomainEvent.objects.count() < events  # and it did empty it
+
+
 # Digests of every seeded row (ids included, txid excluded) for seed 3, 400 orders, 30 products,
 # 50 customers: any change to the generated data, however small, changes one of them.
 SEEDED_DIGESTS = {

@@ -136,6 +136,39 @@ def test_invalid_filter_values_are_400(api, catalogue, query):
     assert response["Content-Type"] == "application/json"
 
 
+# Every boolean and choice filter of every list endpoint (issue 13 #19: `?is_active=maybe` was
+# silently ignored): a value that is none of the choices is a 400 naming the filter. An empty
+# value is no filter, as for every other filter (what an HTML form sends for "any").
+@pytest.mark.parametrize(
+    "path, name, value",
+    [
+        ("products/", "is_active", "maybe"),
+        ("products/", "is_active", "yes please"),
+        ("orders/", "status", "lost"),
+        ("orders/", "ordering", "nope"),
+        ("customers/", "ordering", "nope"),
+        ("products/", "ordering", "nope"),
+        ("daily-revenue/", "ordering", "nope"),
+        ("events/", "event_type", "OrderLost"),
+        ("events/", "aggregate_type", "Invoice"),
+    ],
+)
+def test_a_value_outside_a_filters_choices_is_400_with_its_field(api, catalogue, path, name, value):
+    response = api.get(f"/api/reports/{path}", {name: value})
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid"
+    assert response.json()[name], response.content
+
+
+@pytest.mark.parametrize(
+    "value, active", [("true", True), ("false", False), ("1", True), ("0", False)]
+)
+def test_is_active_filters_with_a_boolean(api, catalogue, value, active):
+    response = api.get("/api/reports/products/", {"is_active": value})
+    assert response.status_code == 200
+    assert {row["is_active"] for row in response.json()["results"]} <= {active}
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
 @pytest.mark.parametrize(

@@ -53,9 +53,32 @@ def test_ready_details_with_the_details_token(anonymous_api, settings):
     assert unset.json() == {"status": "ok"}
 
 
-def test_the_alias_keeps_its_details_for_everyone(anonymous_api):
-    body = anonymous_api.get("/healthz").json()
+def test_the_alias_tells_the_public_its_status_only(anonymous_api, clerk_api):
+    """No row counts, transaction ids or PostgreSQL error text for the public (issue 13 #12)."""
+    for client in (anonymous_api, clerk_api):
+        response = client.get("/healthz")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+
+
+def test_the_alias_details_for_staff_or_the_details_token(api, anonymous_api, settings):
+    body = api.get("/healthz").json()
     assert body["database"] == "ok" and "pending_events" in body["views"]["order_summary"]
+    settings.HEALTH_DETAILS_TOKEN = "s3cret-health"
+    right = anonymous_api.get("/healthz", headers={"Authorization": "Bearer s3cret-health"})
+    assert "pending_events" in right.json()["views"]["order_summary"]
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/healthz/ready"])
+def test_the_public_is_throttled_on_the_checks_that_query(path, anonymous_api, api, settings):
+    settings.HEALTH_THROTTLE_ANON = "3/minute"
+    codes = [anonymous_api.get(path).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    refused = anonymous_api.get(path)
+    assert refused.json()["code"] == "throttled" and int(refused["Retry-After"]) > 0
+    assert api.get(path).status_code == 200  # details for staff: not throttled
+    # a liveness probe must never be refused: it touches nothing
+    assert [anonymous_api.get("/healthz/live").status_code for _ in range(5)] == [200] * 5
 
 
 def test_a_view_behind_is_behind_with_its_lag_never_fresh(api, async_mode):

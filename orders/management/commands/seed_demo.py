@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from orders import events
-from orders.models import Order
+from orders.models import Customer, DomainEvent, IdempotencyKey, Order, Product
 from orders.seeding import SeedPlan, seed_demo, seed_reset
 
 
@@ -32,7 +32,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reset",
             action="store_true",
-            help="empty the order tables and the event log first (demo databases only)",
+            help="empty the order tables, the idempotency keys and the append-only event log first "
+            "(demo databases only; says what it deletes on stderr)",
         )
         parser.add_argument("--no-progress", action="store_true")
 
@@ -49,6 +50,7 @@ class Command(BaseCommand):
         if plan.customers < 1 or plan.products < 1:
             raise CommandError("--customers and --products must be >= 1")
         if reset:
+            self.stderr.write(self.reset_warning())
             seed_reset()
         elif Order.objects.exists():
             raise CommandError("The database already has orders: pass --reset to replace them.")
@@ -61,4 +63,20 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Seeded {plan.orders} orders, {plan.customers} customers, {plan.products} products "
             f"in {loaded:.1f} s; read model updated, {total:.1f} s in all."
+        )
+
+    @staticmethod
+    def reset_warning() -> str:
+        counts = {
+            "orders": Order.objects.count(),
+            "customers": Customer.objects.count(),
+            "products": Product.objects.count(),
+            "idempotency keys": IdempotencyKey.objects.count(),
+        }
+        rows = ", ".join(f"{n} {name}" for name, n in counts.items())
+        return (
+            f"WARNING: --reset deletes every row of the write model ({rows}) and truncates the "
+            f"append-only event log ({DomainEvent.objects.count()} events): the events feed starts "
+            "over, and a consumer's after_position no longer means anything. Demo and benchmark "
+            "databases only."
         )
