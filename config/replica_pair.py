@@ -214,27 +214,29 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--replicas", type=int, default=1)
     parser.add_argument("--dir", default=os.environ.get("REPLICA_PAIR_DIR", ".pgpair"))
     parser.add_argument("--bindir", default=os.environ.get("REPLICA_PAIR_BINDIR", ""))
-    parser.add_argument("command", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    args.command = argv[split + 1 :]
     bindir = Path(args.bindir) if args.bindir else wheel_bindir()
     pair = ReplicaPair(bindir, Path(args.dir), replicas=max(1, args.replicas))
     if args.action == "stop":
         pair.stop()
         return 0
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    command = args.command
     if not command:
         parser.error("exec needs a command after --")
     pair.start()
-    primary, standbys = pair.urls()
-    env = {**os.environ, "DATABASE_URL": primary, "DATABASE_REPLICA_URLS": ",".join(standbys)}
-    print(f"primary {primary}\nreplicas {', '.join(standbys)}", flush=True)
-    child = subprocess.Popen(command, env=env)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda signum, frame: child.send_signal(signum))
+    child = None
     try:
+        primary, standbys = pair.urls()
+        env = {**os.environ, "DATABASE_URL": primary, "DATABASE_REPLICA_URLS": ",".join(standbys)}
+        print(f"primary {primary}\nreplicas {', '.join(standbys)}", flush=True)
+        child = subprocess.Popen(command, env=env)
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, lambda signum, frame: child.send_signal(signum))
         return child.wait()
     except KeyboardInterrupt:
-        return child.wait()
+        return child.wait() if child else 130
     finally:
         pair.stop()
 

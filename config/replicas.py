@@ -25,6 +25,7 @@ import itertools
 import re
 import threading
 import time
+from collections import deque
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -149,16 +150,29 @@ _health: dict[str, Health] = {}
 _lock = threading.Lock()
 _turn = itertools.count()
 
-# How far the standby is behind `primary_lsn`: bytes of WAL not replayed, and the age of the last
-# replayed transaction when something is still to replay (0 when it has replayed everything).
+# The primary's WAL position at each health check of this process (time, position): how long ago
+# the primary wrote the oldest WAL a replica has not replayed yet is its lag in seconds.
+_positions: deque[tuple[float, int]] = deque(maxlen=4096)
+
 _LAG = """
-    SELECT pg_is_in_recovery(),
-           greatest(pg_wal_lsn_diff(%(lsn)s::pg_lsn, pg_last_wal_replay_lsn()), 0)::bigint,
-           CASE WHEN pg_last_wal_replay_lsn() >= %(lsn)s::pg_lsn THEN 0
-                ELSE coalesce(extract(epoch FROM clock_timestamp()
-                                              - pg_last_xact_replay_timestamp()), 0)
-           END
+    SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text,
+           greatest(pg_wal_lsn_diff(%(lsn)s::pg_lsn, pg_last_wal_replay_lsn()), 0)::bigint
 """
+
+
+def lsn_int(lsn: str) -> int:
+    high, low = lsn.split("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+def _lag_seconds(replayed: int, now: float) -> float:
+    """Since when the primary has had WAL the replica has not replayed: the time of the oldest
+    check that saw the primary past the replica's position (0 when it has replayed everything;
+    resolution: READ_REPLICA_CHECK_SECONDS). Unlike "now - last replayed commit", an idle period
+    before a write does not count as lag."""
+    with _lock:
+        ahead = [at for at, position in _positions if position > replayed]
+    return max(0.0, now - min(ahead)) if ahead else 0.0
 
 
 def _close(alias: str) -> None:
@@ -173,17 +187,18 @@ def check(alias: str, lsn: str) -> Health:
     try:
         with connections[alias].cursor() as cursor:
             cursor.execute(_LAG, {"lsn": lsn})
-            in_recovery, lag_bytes, lag_seconds = cursor.fetchone()
+            in_recovery, replayed, lag_bytes = cursor.fetchone()
     except DatabaseError as error:
         _close(alias)
         return Health(alias, up=False, error=type(error).__name__, checked_at=now)
-    if not in_recovery:  # promoted, or not a standby at all: not a copy of this primary
+    if not in_recovery or replayed is None:  # promoted, or not a standby: not a copy of this one
         return Health(alias, up=False, error="not in recovery", checked_at=now)
+    lag_bytes = int(lag_bytes or 0)
     return Health(
         alias,
         up=True,
-        lag_bytes=int(lag_bytes or 0),
-        lag_seconds=float(lag_seconds or 0),
+        lag_bytes=lag_bytes,
+        lag_seconds=_lag_seconds(lsn_int(replayed), now) if lag_bytes else 0.0,
         checked_at=now,
     )
 
@@ -201,6 +216,8 @@ def health(force: bool = False) -> dict[str, Health]:
     ]
     if due:
         lsn = primary_lsn()
+        with _lock:
+            _positions.append((time.monotonic(), lsn_int(lsn)))
         checked = {alias: check(alias, lsn) for alias in due}
         with _lock:
             _health.update(checked)

@@ -395,6 +395,8 @@ def test_a_lagging_replica_is_skipped_until_it_catches_up(sync_server, replica_p
     replica = details["replicas"]["replica1"]
     assert replica["status"] == "lagging" and replica["lag_bytes"] > MAX_LAG_BYTES
     assert details["status"] == "ok"  # the primary serves: the service stays ready
+    time.sleep(0.5)  # (lag in seconds: since the first check that saw the primary ahead)
+    assert http.get(f"{server.url}/healthz/ready").json()["replicas"]["replica1"]["lag_seconds"] > 0
     metrics = requests.get(f"{server.url}/metrics").text
     lag = re.search(r'database_replica_lag_bytes\{replica="replica1"\} ([0-9.e+]+)', metrics)
     assert lag and float(lag.group(1)) > MAX_LAG_BYTES
