@@ -81,8 +81,11 @@ class AppServer:
     env: dict = field(default_factory=dict)
 
     def start(self, **settings: str) -> "AppServer":
+        return self.prepare(**settings).serve()
+
+    def prepare(self, **settings: str) -> "AppServer":
+        """Create and migrate the database on the primary, with an admin and its token."""
         primary = self.pair.url(None, self.name)
-        replica = self.pair.url(0, self.name)
         self.env = {
             **os.environ,
             "DATABASE_URL": primary,
@@ -101,12 +104,20 @@ class AppServer:
         self.token = out.split("API token for root: ")[1].split()[0]
         if self.mode == "incremental":
             manage(self.env, "refresh_views", "--rebuild")
-        self.env["DATABASE_REPLICA_URLS"] = replica
+        return self
+
+    def serve(self, replicas: int = 1, command: list[str] | None = None) -> "AppServer":
+        """Run the app (runserver, or `command` with {port}) reading from the first `replicas`
+        standbys."""
+        self.env["DATABASE_REPLICA_URLS"] = ",".join(
+            self.pair.url(index, self.name) for index in range(replicas)
+        )
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.log = tempfile.TemporaryFile()
+        argv = command or [sys.executable, "manage.py", "runserver", "--noreload", "{port}"]
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+            [arg.replace("{port}", f"127.0.0.1:{port}") for arg in argv],
             cwd=ROOT,
             env=self.env,
             stdout=self.log,
@@ -117,7 +128,7 @@ class AppServer:
             try:
                 if requests.get(f"{self.url}/healthz/live", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.log.seek(0)
