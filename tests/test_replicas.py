@@ -11,6 +11,8 @@ is back, without a restart; a lagging replica is skipped; health and metrics sho
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -79,6 +81,26 @@ def incremental_server(replica_pair):
     try:
         yield server.start(**SERVER_SETTINGS, DATABASE_CONN_MAX_AGE="60")
     finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def async_server(replica_pair):
+    """Async strategy: the refresh worker (`refresh_views --watch`) refreshes on the primary."""
+    server = AppServer(replica_pair, "async", "app_async")
+    server.start(**SERVER_SETTINGS)
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "refresh_views", "--watch"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**server.env, "DATABASE_REPLICA_URLS": ""},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield server
+    finally:
+        worker.terminate()
+        worker.wait(30)
         server.stop()
 
 
@@ -238,6 +260,36 @@ def test_paused_replica_serves_stale_reads_but_never_to_the_writer(server, pause
         headers={"If-None-Match": stale_list.headers["ETag"]},
     )
     assert fresh_again.status_code == 200 and fresh_again.json()["count"] == 1
+
+
+def test_async_min_position_waits_on_the_replica_then_on_the_primary(async_server):
+    server, http, base = async_server, async_server.session(), async_server.url
+    replica_caught_up(server)
+    served = Counter()
+    for n in range(1, 6):
+        created = order_make(http, base, quantity=n)
+        position = created.headers["X-Command-Position"]
+        mine = http.get(
+            f"{base}/api/reports/orders/{created.json()['id']}/", params={"min_position": position}
+        )
+        assert mine.status_code == 200 and mine.json()["item_count"] == n
+        assert int(mine.headers["X-Read-Model-Position"]) > 0
+        served[served_by(mine)] += 1
+    assert served["replica1"] >= 3, served  # the worker's refresh replays in milliseconds
+    # Replay paused: the replica never covers the position; the primary answers, in time.
+    with psycopg.connect(server.pair.url(0), autocommit=True) as standby:
+        standby.execute("SELECT pg_wal_replay_pause()")
+        try:
+            created = order_make(http, base, quantity=7)
+            mine = http.get(
+                f"{base}/api/reports/orders/{created.json()['id']}/",
+                params={"min_position": created.headers["X-Command-Position"]},
+            )
+            assert mine.status_code == 200 and mine.json()["item_count"] == 7
+            assert served_by(mine) == "default"
+        finally:
+            standby.execute("SELECT pg_wal_replay_resume()")
+    server.pair.wait_replayed()
 
 
 def test_a_session_user_reads_its_writes_by_its_cookie(sync_server, paused):
