@@ -93,12 +93,17 @@ def read_your_writes(server: AppServer, rounds: int) -> dict:
         server.url + "/api/products/",
         json={"sku": f"B-{time.time_ns()}", "name": "Bench", "unit_price": "1.00"},
     ).json()["id"]
-    latencies, served, wrong = [], Counter(), 0
-    for n in range(rounds):
+    latencies, served, wrong, placed, statuses = [], Counter(), 0, 0, Counter()
+    for _ in range(rounds):
         created = http.post(
             server.url + "/api/orders/",
             json={"customer_id": customer, "lines": [{"product_id": product, "quantity": 1}]},
         )
+        statuses[f"command {created.status_code}"] += 1
+        if created.status_code != 201:
+            print("command failed:", created.status_code, created.text[:300], flush=True)
+            continue
+        placed += 1
         started = time.perf_counter()
         read = http.get(
             f"{server.url}/api/reports/customers/{customer}/",
@@ -106,13 +111,15 @@ def read_your_writes(server: AppServer, rounds: int) -> dict:
         )
         latencies.append(time.perf_counter() - started)
         served[read.headers.get("X-Read-Database", "default")] += 1
-        wrong += read.json().get("order_count") != n + 1
+        statuses[f"read {read.status_code}"] += 1
+        wrong += read.status_code != 200 or read.json().get("order_count") != placed
     return {
         "rounds": rounds,
         "read_p50_ms": round(percentile(latencies, 50) * 1000, 1),
         "read_p95_ms": round(percentile(latencies, 95) * 1000, 1),
         "served_by": dict(served),
         "not_showing_the_write": wrong,
+        "statuses": dict(statuses),
     }
 
 

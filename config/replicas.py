@@ -284,6 +284,20 @@ def failover(error: Exception) -> bool:
     return True
 
 
+def route(request) -> str:
+    """Choose the database for this report read (after authentication: only a signed-in caller
+    makes a replica wait for its position)."""
+    user = getattr(request, "user", None)
+    min_lsn = getattr(request, "min_lsn", None) if user and user.is_authenticated else None
+    try:
+        alias = choose(min_lsn)
+    except DatabaseError:  # the primary itself is unreachable: the view answers 503
+        alias = DEFAULT_DB_ALIAS
+    read_alias.set(alias)
+    READS.labels(alias).inc()
+    return alias
+
+
 def _serves_reports(view_func) -> bool:
     for owner in (
         view_func,
@@ -342,16 +356,14 @@ class ReplicaReadMiddleware:
         if request.method not in ("GET", "HEAD") or not _serves_reports(view_func):
             return None
         try:
-            min_lsn = requested_lsn(request)
+            request.min_lsn = requested_lsn(request)
         except InvalidLSN as error:
             return invalid_lsn_response(error)
-        try:
-            alias = choose(min_lsn)
-        except DatabaseError:  # the primary itself is unreachable: the view answers 503
-            alias = DEFAULT_DB_ALIAS
-        read_alias.set(alias)
-        READS.labels(alias).inc()
         request.replica_view = (view_func, view_args, view_kwargs)
+        if getattr(view_func, "cls", None) is None:
+            # A plain view (dashboard, admin): its user is the session's, known already. A DRF
+            # view routes itself once its authentication and permissions have passed.
+            route(request)
         return None
 
     def process_exception(self, request, exception):

@@ -213,6 +213,9 @@ def test_report_admin_pages_and_dashboard_read_from_the_replica(sync_server):
     assert page.status_code == 200 and served_by(page) == "replica1"
     dashboard = browser.get(f"{server.url}/dashboard/")
     assert dashboard.status_code == 200 and served_by(dashboard) == "replica1"
+    export = server.session().get(f"{server.url}/api/reports/customers/?format=csv")
+    assert export.status_code == 200 and served_by(export) == "replica1"
+    assert export.text.startswith("customer_id,") and export.text.count("\n") > 1
     # The command side and the ledger's admin stay on the primary.
     assert "X-Read-Database" not in browser.get(f"{server.url}/admin/orders/order/").headers
     assert "X-Read-Database" not in browser.get(f"{server.url}/admin/reporting/viewstate/").headers
@@ -332,8 +335,29 @@ def test_min_lsn_must_be_a_wal_position(sync_server):
         assert response.status_code == 400, bad
         assert "min_lsn" in response.json()
     # A position far ahead of any write cannot be served by a replica: the primary answers.
+    waits = fallbacks_waited(sync_server)
     ahead = http.get(f"{sync_server.url}/api/reports/orders/", params={"min_lsn": "FF/0"})
     assert ahead.status_code == 200 and served_by(ahead) == "default"
+    assert fallbacks_waited(sync_server) == waits + 1
+    # Only a signed-in caller makes a replica wait for a position: not an anonymous one.
+    anonymous = requests.get(f"{sync_server.url}/api/reports/orders/", params={"min_lsn": "FF/0"})
+    assert anonymous.status_code == 401
+    bad_token = requests.get(
+        f"{sync_server.url}/api/reports/orders/",
+        params={"min_lsn": "FF/0"},
+        headers={"Authorization": "Token nope"},
+    )
+    assert bad_token.status_code == 401
+    assert fallbacks_waited(sync_server) == waits + 1
+
+
+def fallbacks_waited(server) -> float:
+    """Reads that waited for a replica to replay a position, in vain (runserver: one process)."""
+    metrics = requests.get(f"{server.url}/metrics").text
+    found = re.search(
+        r'reporting_replica_fallbacks_total\{reason="position_not_replayed"\} ([0-9.]+)', metrics
+    )
+    return float(found.group(1)) if found else 0.0
 
 
 # --- concurrency ----------------------------------------------------------------------------

@@ -135,6 +135,10 @@ class ReportViewSet(
         data = self.get_serializer(page, many=True).data
         return self._with_validators(self.get_paginated_response(data), freshness)
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication, permissions, throttling
+        replicas.route(request)  # then the database that serves this read (config/replicas.py)
+
     def handle_exception(self, exc):
         """The replica serving this read failed: it is skipped from now on, and the read runs
         again on the primary (ledger and rows both), instead of failing."""
