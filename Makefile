@@ -31,11 +31,19 @@ $(BENCH_STAMP): $(DEV_STAMP)
 
 ## Serve the app with demo data on http://127.0.0.1:8000 (/admin/, /api/, /api/docs/)
 ## (Ctrl-C or SIGTERM stops it, and the embedded database with it.)
+## REPLICAS=N: a primary and N streaming hot standbys from the wheel's binaries instead (data in
+## .pgpair/), reports read from the standbys (DATABASE_REPLICA_URLS); they stop with the server.
 run: $(STAMP)
+ifdef REPLICAS
+	$(DEV) $(PY) -m config.replica_pair exec --replicas $(REPLICAS) --dir .pgpair -- sh -c '\
+		$(PY) manage.py migrate --noinput && $(PY) manage.py demo_setup && \
+		$(PY) manage.py banner --url http://$(RUN_ADDR)/ && exec $(PY) manage.py runserver $(RUN_ADDR)'
+else
 	$(DEV) $(PY) manage.py migrate --noinput
 	$(DEV) $(PY) manage.py demo_setup
 	$(DEV) $(PY) manage.py banner --url http://$(RUN_ADDR)/
 	$(DEV) $(PY) manage.py runserver $(RUN_ADDR)
+endif
 
 ## Demo data at scale: empty the order tables and generate ORDERS orders (default 100000)
 seed: $(STAMP)

@@ -105,6 +105,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.replicas.ReplicaReadMiddleware",  # report reads on replicas; X-Command-LSN
     "reporting.middleware.ReadModelStatusMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -143,8 +144,33 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
     )
 }
+# Read replicas (config/replicas.py): streaming hot standbys of the primary, comma-separated.
+# Report reads (API, CSV export, dashboard, report admin pages) go to them, round-robin among the
+# healthy ones; commands, refreshes, the ledger's writes and the event log stay on the primary.
+# Unset: everything on the primary.
+READ_REPLICAS = []
+for _number, _url in enumerate(env_list("DATABASE_REPLICA_URLS", ""), start=1):
+    _replica = database_config(
+        _url, embedded_data_dir=None, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"]
+    )
+    # A dead replica must fail fast (it is skipped); tests mirror the primary's test database.
+    _replica.setdefault("OPTIONS", {})["connect_timeout"] = 2
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[f"replica{_number}"] = _replica
+    READ_REPLICAS.append(f"replica{_number}")
+DATABASE_ROUTERS = ["config.routers.ReplicaRouter"]
 # Query counts, latencies and errors per database (django-prometheus's instrumented backend).
-DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+for _database in DATABASES.values():
+    _database["ENGINE"] = "django_prometheus.db.backends.postgresql"
+# Read-your-writes: a report read carrying the caller's X-Command-LSN waits at most this long for
+# a replica to replay it, then reads from the primary.
+READ_REPLICA_WAIT_SECONDS = float(os.environ.get("READ_REPLICA_WAIT_SECONDS", "0.2"))
+# A replica further behind than either bound is skipped until it catches up.
+READ_REPLICA_MAX_LAG_SECONDS = float(os.environ.get("READ_REPLICA_MAX_LAG_SECONDS", "10"))
+READ_REPLICA_MAX_LAG_BYTES = int(os.environ.get("READ_REPLICA_MAX_LAG_BYTES", str(64 * 2**20)))
+# Each process checks each replica's health (up, lag) at most this often; a replica found down is
+# tried again after it.
+READ_REPLICA_CHECK_SECONDS = float(os.environ.get("READ_REPLICA_CHECK_SECONDS", "1"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = ["config.auth.OneQueryModelBackend"]

@@ -16,7 +16,10 @@ from reporting.models import (
 
 
 class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """A report: its materialized view, or its read table under the incremental strategy."""
+    """A report: its materialized view, or its read table under the incremental strategy.
+    Served by a read replica when there are any (config/replicas.py)."""
+
+    replica_reads = True
 
     def get_queryset(self, request):
         return queries.served(report_for_view(self.model)).objects.all()

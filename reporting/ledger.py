@@ -6,6 +6,12 @@ the event log, its stale flag and last error, and whether its read table is curr
 event log. Positions: a refresh records the snapshot it was taken after; an event is reflected when
 its transaction is visible in that snapshot, an exact, commit-ordered test (event ids are assigned
 at insert, not at commit, so "id <= N" would be wrong).
+
+Which database: writes, the refresh protocol and `unfinished` (the primary's locks) always use the
+primary (`connection`). The reads a report request makes (freshness, positions, lag, the views'
+states) use `read_connection()`: the database chosen for that request (config/replicas.py), so a
+report's ETag and position come from the same database as its rows; outside report reads it is
+the primary.
 """
 
 import hashlib
@@ -14,6 +20,7 @@ from datetime import datetime
 
 from django.db import connection
 
+from config.replicas import read_connection
 from orders.models import DomainEvent
 from reporting.catalog import NAMES, event_types_changing
 from reporting.models import ViewState
@@ -156,7 +163,7 @@ def table_rewritten_record(cursor, name: str, *, whole: bool) -> None:
 def pending_events(name: str, cursor=None) -> int:
     """How many committed events of the view's types it does not reflect yet."""
     if cursor is None:
-        with connection.cursor() as own:
+        with read_connection().cursor() as own:
             return pending_events(name, own)
     cursor.execute(f"SELECT covered_snapshot FROM {LEDGER} WHERE name = %s", [name])
     row = cursor.fetchone()
@@ -166,7 +173,7 @@ def pending_events(name: str, cursor=None) -> int:
 def pending_events_after(name: str, covered_snapshot: str, cursor=None) -> int:
     """Like pending_events, for a covered snapshot the caller has already read from the ledger."""
     if cursor is None:
-        with connection.cursor() as own:
+        with read_connection().cursor() as own:
             return pending_events_after(name, covered_snapshot, own)
     return lag_after(name, covered_snapshot, cursor).pending
 
@@ -195,7 +202,7 @@ class Lag:
 def lag_after(name: str, covered_snapshot: str, cursor=None) -> Lag:
     """The view's lag behind the event log, for a covered snapshot read from the ledger."""
     if cursor is None:
-        with connection.cursor() as own:
+        with read_connection().cursor() as own:
             return lag_after(name, covered_snapshot, own)
     params = {"types": event_types_changing(name), "snapshot": covered_snapshot or None}
     cursor.execute(_LAG, params)
@@ -205,7 +212,7 @@ def lag_after(name: str, covered_snapshot: str, cursor=None) -> Lag:
 
 def view_lags() -> dict[str, tuple[ViewState | None, Lag]]:
     """Every report's ledger row (None before its first refresh or ticket) and its lag."""
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         states = {state.name: state for state in view_states()}
         return {
             name: (
@@ -223,7 +230,7 @@ def covers(name: str, position: int) -> bool:
     not follow, such as a payment for the product report: nothing to wait for). A view with events
     of its own still pending waits even for a command that did not change it: a position is a
     point in the log, and everything before it must show."""
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             f"""
             SELECT covered_snapshot <> ''
@@ -242,7 +249,7 @@ def covers(name: str, position: int) -> bool:
 
 def committed(position: int) -> bool:
     """Is the transaction at `position` visible now (committed before this statement)?"""
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             "SELECT pg_visible_in_snapshot(%s::text::xid8, pg_current_snapshot())", [position]
         )
@@ -291,7 +298,7 @@ _VIEW_FRESHNESS = f"""
 def freshness_get(name: str) -> Freshness:
     """Validators of a view refreshed as a whole (they change with each refresh), the position it
     reflects, what it does not reflect yet, and its row count as of that refresh: one query."""
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(_VIEW_FRESHNESS, {"name": name, "types": event_types_changing(name)})
         row = cursor.fetchone()
     if row is None:  # no ledger row yet (a flushed database): nothing known
@@ -344,7 +351,7 @@ def table_freshness_get(name: str) -> Freshness:
     pending. Last-Modified is informational: events commit out of time order, so If-Modified-Since
     alone never gives 304 here; If-None-Match does.
     """
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(_TABLE_FRESHNESS, {"name": name, "types": event_types_changing(name)})
         newest, occurred_at, xmin, snapshot, in_progress, generation = cursor.fetchone()
     digest = hashlib.sha256(f"{in_progress}:{generation}".encode()).hexdigest()[:16]

@@ -87,6 +87,9 @@ class CSVExportMixin:
     def csv_response(self, queryset):
         # Every row, whatever the page size; a malformed page_size is still a 400, as on a page.
         ReportPagination().get_page_size(self.request)
+        # The rows stream after the view has returned: pin the database chosen for this request
+        # (a read replica, or the primary) now, while the router still knows it.
+        queryset = queryset.using(queryset.db)
         response = StreamingHttpResponse(
             csv_lines(queryset, self.get_serializer_class()),
             content_type="text/csv; charset=utf-8",

@@ -6,6 +6,9 @@
   A view that is behind shows `behind` and its lag (age of its oldest unreflected committed
   event), never `fresh`. The public gets `{"status": ...}` only; staff (session or API token) or
   `Authorization: Bearer <HEALTH_DETAILS_TOKEN>` get every check and view.
+- replicas (when DATABASE_REPLICA_URLS is set): each replica's status (ok, lagging, down) and
+  replay lag in bytes and seconds. A skipped replica does not make the service unready: the
+  primary serves its reads.
 - /healthz: an alias of ready: the same checks, status code and audience (the public gets the
   status only; it used to show row counts, transaction ids and PostgreSQL error text to anyone).
 
@@ -24,6 +27,7 @@ from django.views.decorators.http import require_safe
 from rest_framework.authtoken.models import Token
 from rest_framework.throttling import SimpleRateThrottle
 
+from config import replicas
 from config.api_errors import error_body
 from reporting import ledger, refresh
 from reporting.strategy import ASYNC, strategy_get
@@ -111,13 +115,33 @@ def readiness() -> tuple[dict, bool]:
             "enforced": strategy == ASYNC,
         },
     }
-    return {
+    body = {
         "status": "ok" if healthy else "degraded",
         "database": "ok",
         "strategy": strategy,
         "checks": checks,
         "views": views,
-    }, healthy
+    }
+    if replicas.replica_aliases():
+        body["replicas"], checks["replicas"] = replica_readiness()
+    return body, healthy
+
+
+def replica_readiness() -> tuple[dict, dict]:
+    """Each read replica's replay lag (bytes, seconds) and whether it serves reads. A replica down
+    or lagging past its bounds is skipped (the primary serves its reads): the service stays ready."""
+    try:
+        states = replicas.health(force=True)
+    except DatabaseError as error:
+        return {}, {"status": "fail", "error": type(error).__name__}
+    serving = sorted(alias for alias, state in states.items() if state.usable)
+    return {alias: state.as_dict() for alias, state in states.items()}, {
+        "status": "ok" if len(serving) == len(states) else "degraded",
+        "serving": serving,
+        "skipped": sorted(set(states) - set(serving)),
+        "max_lag_seconds": settings.READ_REPLICA_MAX_LAG_SECONDS,
+        "max_lag_bytes": settings.READ_REPLICA_MAX_LAG_BYTES,
+    }
 
 
 def details_allowed(request) -> bool:

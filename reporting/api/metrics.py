@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from config import replicas
 from reporting import ledger, refresh
 from reporting.strategy import strategy_get
 
@@ -72,12 +73,59 @@ class ReadModelCollector:
         yield from (up, pending, lag, stale, rows)
 
 
+class ReplicaCollector:
+    """Each read replica's state and replay lag, checked at each scrape (none without replicas)."""
+
+    @staticmethod
+    def families():
+        up = GaugeMetricFamily(
+            "database_replica_up",
+            "1 when the read replica answers as a standby",
+            labels=["replica"],
+        )
+        serving = GaugeMetricFamily(
+            "database_replica_serving",
+            "1 when the replica serves reads (up and within the lag bounds)",
+            labels=["replica"],
+        )
+        lag_bytes = GaugeMetricFamily(
+            "database_replica_lag_bytes", "WAL the replica has not replayed yet", labels=["replica"]
+        )
+        lag_seconds = GaugeMetricFamily(
+            "database_replica_lag_seconds",
+            "Age of the replica's last replayed transaction while it has WAL to replay (else 0)",
+            labels=["replica"],
+        )
+        return up, serving, lag_bytes, lag_seconds
+
+    def describe(self):
+        return self.families()
+
+    def collect(self):
+        if not replicas.replica_aliases():
+            return
+        up, serving, lag_bytes, lag_seconds = self.families()
+        try:
+            states = replicas.health(force=True)
+        except DatabaseError:
+            return
+        for alias, state in states.items():
+            up.add_metric([alias], 1 if state.up else 0)
+            serving.add_metric([alias], 1 if state.usable else 0)
+            if state.up:
+                lag_bytes.add_metric([alias], state.lag_bytes or 0)
+                lag_seconds.add_metric([alias], state.lag_seconds or 0)
+        yield from (up, serving, lag_bytes, lag_seconds)
+
+
 READ_MODEL = ReadModelCollector()
+REPLICAS = ReplicaCollector()
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    try:
-        REGISTRY.register(READ_MODEL)
-    except ValueError:  # already registered (module imported twice, e.g. by autoreload)
-        pass
+    for _collector in (READ_MODEL, REPLICAS):
+        try:
+            REGISTRY.register(_collector)
+        except ValueError:  # already registered (module imported twice, e.g. by autoreload)
+            pass
 
 
 def registry_for_scrape():
@@ -87,6 +135,7 @@ def registry_for_scrape():
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
     registry.register(READ_MODEL)
+    registry.register(REPLICAS)
     return registry
 
 

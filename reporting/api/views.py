@@ -20,6 +20,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from config import replicas
 from orders.models import DomainEvent
 from reporting import ledger, queries
 from reporting.api import filters, serializers
@@ -51,6 +52,13 @@ MIN_POSITION = OpenApiParameter(
     'position no command has reached yet (400, `min_position`: "No command has reached this '
     'position.").',
 )
+MIN_LSN = OpenApiParameter(
+    "min_lsn",
+    {"type": "string", "pattern": r"^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$"},
+    description="Read-your-writes across read replicas: the X-Command-LSN of your command (also "
+    "as the X-Min-LSN header). A replica serves the report only once it has replayed it (waiting "
+    "up to READ_REPLICA_WAIT_SECONDS); otherwise the primary does.",
+)
 CURSOR = OpenApiParameter(
     "cursor",
     OpenApiTypes.STR,
@@ -67,12 +75,12 @@ def report_schema(report: Report, serializer):
     return extend_schema_view(
         list=extend_schema(
             summary=f"List {title} (report; JSON or CSV)",
-            parameters=[MIN_POSITION, CURSOR],
+            parameters=[MIN_POSITION, MIN_LSN, CURSOR],
             responses={200: serializer(many=True), **REPORT_ERRORS},
         ),
         retrieve=extend_schema(
             summary=f"One row of {title} by {key}",
-            parameters=[MIN_POSITION],
+            parameters=[MIN_POSITION, MIN_LSN],
             responses={200: serializer, **REPORT_ERRORS},
         ),
     )
@@ -90,6 +98,7 @@ class ReportViewSet(
     permission_classes = [CanViewReport]
     filter_backends = [DjangoFilterBackend]
     pagination_class = ReportPagination
+    replica_reads = True  # served by a read replica when there are any (config/replicas.py)
     report: Report
     lookup_value_regex = "[0-9]{1,18}"  # an absurd id is a 404, not a database range error
 
@@ -133,6 +142,21 @@ class ReportViewSet(
         data = self.get_serializer(page, many=True).data
         return self._with_validators(self.get_paginated_response(data), freshness)
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication, permissions, throttling
+        replicas.route(request)  # then the database that serves this read (config/replicas.py)
+
+    def handle_exception(self, exc):
+        """The replica serving this read failed: it is skipped from now on, and the read runs
+        again on the primary (ledger and rows both), instead of failing."""
+        if replicas.failover(exc):
+            handler = getattr(self, self.request.method.lower())
+            try:
+                return handler(self.request, *self.args, **self.kwargs)
+            except Exception as again:  # noqa: BLE001 - answered as any error of the view
+                return super().handle_exception(again)
+        return super().handle_exception(exc)
+
     def _filtered(self, request) -> bool:
         names = set(self.filterset_class.base_filters) - {"ordering"}
         return any(request.query_params.get(name) for name in names)
@@ -172,9 +196,17 @@ class ReportViewSet(
                 {"min_position": "A position from X-Command-Position is expected."}
             )
         position, deadline = int(raw), time.monotonic() + settings.READ_MODEL_WAIT_SECONDS
-        if position >= ledger.next_position():
+        if position >= ledger.next_position():  # on the primary, whatever serves the read
             raise ValidationError({"min_position": "No command has reached this position."})
+        # On a replica, wait for it first; one that has not caught up in READ_REPLICA_WAIT_SECONDS
+        # hands the read (this wait, the validators, the rows) to the primary.
+        on_replica = replicas.current() != replicas.DEFAULT_DB_ALIAS
+        replica_deadline = time.monotonic() + settings.READ_REPLICA_WAIT_SECONDS
         while not self.covers(position):
+            if on_replica and time.monotonic() >= replica_deadline:
+                replicas.read_alias.set(replicas.DEFAULT_DB_ALIAS)
+                on_replica = False
+                continue
             if time.monotonic() >= deadline:
                 return Response(
                     {

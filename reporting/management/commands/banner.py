@@ -27,6 +27,9 @@ class Command(BaseCommand):
             f"  database    {database_described(settings.DATABASES['default'], settings.EMBEDDED_PGDATA)}",
             f"  read model  READ_MODEL_REFRESH={strategy}",
         ]
+        for alias in getattr(settings, "READ_REPLICAS", []):
+            db = settings.DATABASES[alias]
+            lines.append(f"  replica     {alias}: {database_described(db, None)} (report reads)")
         if strategy == ASYNC:
             lines.append(
                 "  async mode: reports follow only while a worker runs: `make worker` "
