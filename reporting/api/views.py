@@ -123,7 +123,7 @@ class ReportViewSet(
         elif freshness.row_count is not None and not self._filtered(request):
             self.paginator.known_count = freshness.row_count
         page = self.paginate_queryset(queryset)
-        data = self.get_serializer(page, many=True).data
+        data = serializers.rows_writer(self.report.view).rows(page)  # as the serializer writes
         return self._with_validators(self.get_paginated_response(data), freshness)
 
     def _filtered(self, request) -> bool:
@@ -139,7 +139,8 @@ class ReportViewSet(
         not_modified = self._not_modified(request, freshness)
         if not_modified:
             return not_modified
-        return self._with_validators(super().retrieve(request, *args, **kwargs), freshness)
+        row = serializers.rows_writer(self.report.view).row(self.get_object())
+        return self._with_validators(Response(row), freshness)
 
     def _lookup_possible(self) -> None:
         try:
