@@ -1,6 +1,7 @@
 """Report lists page cheaply: a known count for whole views, a cursor for any depth."""
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -69,7 +70,28 @@ def test_a_report_request_reads_permissions_once_and_counts_only_when_it_must(an
     assert sum("auth_permission" in s for s in statements) == 1
     # a whole view's count is the ledger's; a read table's (incremental) the sum of its slots
     assert not any("COUNT(*)" in s for s in statements), statements
-    assert len(statements) == 4, statements
+    # the token with its user and the user's permissions, the ledger row, the page
+    assert "authtoken_token" in statements[0] and "auth_permission" in statements[0]
+    assert len(statements) == 3, statements
+
+
+def test_permissions_read_with_the_token_are_the_users_current_ones(analyst_client, shop):
+    """Read with the token in every request, never kept between requests: a revoked permission
+    is refused at once, a user made inactive is refused, a wrong token is refused."""
+    assert analyst_client.get("/api/reports/orders/").status_code == 200
+    user = analyst_client.get("/api/reports/orders/").wsgi_request.user
+    user.groups.clear()
+    assert analyst_client.get("/api/reports/orders/").status_code == 403
+    user.user_permissions.add(Permission.objects.get(codename="view_ordersummary"))
+    assert analyst_client.get("/api/reports/orders/").status_code == 200
+    assert analyst_client.get("/api/reports/products/").status_code == 403
+    user.is_active = False
+    user.save()
+    response = analyst_client.get("/api/reports/orders/")
+    assert response.status_code == 401 and "inactive" in response.json()["detail"]
+    analyst_client.credentials(HTTP_AUTHORIZATION="Token wrong")
+    response = analyst_client.get("/api/reports/orders/")
+    assert response.status_code == 401 and response.json()["detail"] == "Invalid token."
 
 
 def test_a_304_is_decided_before_any_report_query(analyst_client, shop):
