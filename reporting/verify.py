@@ -171,3 +171,15 @@ def table_rebuild(report: Report) -> tuple[int, float]:
         duration_ms = (time.perf_counter() - started) * 1000
         ledger.table_rewritten_record(cursor, report.name, whole=True)
     return rows, duration_ms
+
+
+def table_heal(report: Report, found: Verification | None = None) -> Verification:
+    """Repair what a verification found (the differing rows, then the row count if it is still
+    wrong: rows repaired in or out change it) and verify again; returns the new verification."""
+    found = found or table_verify(report)
+    table_repair(report, found.keys)
+    after = table_verify(report)
+    if not after.count_ok:
+        count_repair(report)
+        after = table_verify(report)
+    return after

@@ -40,11 +40,7 @@ class Command(BaseCommand):
                     f"{result.rows} rows"
                 )
             if repair:
-                verify.table_repair(report, result.keys)
-                after = verify.table_verify(report)
-                if not after.count_ok:  # the rows are right now: count them once
-                    verify.count_repair(report)
-                    after = verify.table_verify(report)
+                after = verify.table_heal(report, result)
                 state = "repaired" if after.ok else f"still {len(after.keys)} differing"
                 self.stdout.write(f"{report.name:<16} {state}")
                 if not after.ok:
