@@ -108,6 +108,8 @@ class ReportViewSet(
         return ledger.covers(self.view_name, position)
 
     def list(self, request, *args, **kwargs):
+        if not self._filtered(request):  # only the ordering to validate: build only its filter
+            self.filterset_class = filters.ordering_only(self.filterset_class)
         queryset = self.filter_queryset(self.get_queryset())  # validates filters first: 400 wins
         behind = self._await_position(request)
         if behind:

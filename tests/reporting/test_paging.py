@@ -174,3 +174,18 @@ def test_every_page_read_from_the_end_is_the_page_an_offset_gives(api, ties, rep
             assert by_pages == whole["results"], (value, size)
         last = api.get(query + "page_size=2&page=last").json()["results"]
         assert last == whole["results"][-(len(last)) :] and last, value
+
+
+def test_a_list_without_filters_validates_only_its_ordering(api, shop):
+    """The filters' form is built and validated only when a filter is given; the ordering's
+    errors are the same either way."""
+    response = api.get("/api/reports/orders/?ordering=-total_amount&page_size=5")
+    assert set(response.renderer_context["view"].filterset_class.base_filters) == {"ordering"}
+    response = api.get("/api/reports/orders/?status=paid")
+    assert "status" in response.renderer_context["view"].filterset_class.base_filters
+
+    alone = api.get("/api/reports/orders/?ordering=customer_email")
+    filtered = api.get("/api/reports/orders/?ordering=customer_email&status=paid")
+    assert alone.status_code == filtered.status_code == 400
+    assert alone.json() == filtered.json()
+    assert "ordering" in alone.json()
