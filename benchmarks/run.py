@@ -312,12 +312,15 @@ class served:
         base = f"http://127.0.0.1:{port}"
         import requests
 
-        for _ in range(300):
+        deadline = time.monotonic() + 120  # 4 workers starting on a busy machine: be patient
+        while time.monotonic() < deadline:
             try:
-                requests.get(base + "/healthz", timeout=5)
+                requests.get(base + "/healthz", timeout=10)
                 return base
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.1)
+        self.process.terminate()
+        self.process.wait(timeout=30)
         raise RuntimeError("the server did not start")
 
     def __exit__(self, *exc):
