@@ -3,12 +3,18 @@
     python -m benchmarks.run                 # 10k and 100k orders (make bench)
     python -m benchmarks.run --sizes 1000000 # or any sizes; --full adds 1M
     python -m benchmarks.run --dashboard-only --sizes 100000  # only the dashboard's server time
+    python -m benchmarks.run --reads-only --sizes 100000 [--reuse] [--baseline DIR]
+        # only the report reads against the API root (issue #16), sync and incremental;
+        # --reuse keeps a database already seeded with that many orders; --baseline serves the
+        # code in DIR (e.g. `git archive` of an earlier commit) too, interleaved round by round
+        # with this code on the same data: before and after in one run
 
 Runs on its own database (cqrs_bench) on the embedded server or DATABASE_URL's server. Prints a
 table, writes benchmarks/results/latest.json and docs/benchmark.png.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -52,6 +58,15 @@ def main() -> None:
         "of its queries; prints, writes nothing unless --output is given",
     )
     parser.add_argument("--output", type=Path, default=None, help="where to write the JSON")
+    parser.add_argument(
+        "--reads-only", action="store_true", help="only the report reads (issue #16)"
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="--reads-only: keep an already seeded database"
+    )
+    parser.add_argument(
+        "--baseline", type=Path, help="--reads-only: also serve the code in this directory"
+    )
     parser.add_argument("--chart", type=Path, default=CHART, help="where to draw the PNG")
     args = parser.parse_args()
     sizes = sorted(set(args.sizes + ([1_000_000] if args.full else [])))
@@ -77,6 +92,16 @@ def main() -> None:
         "sizes": {},
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
+    if args.reads_only:
+        if args.output == RESULTS:
+            args.output = RESULTS.with_name("reads.json")
+        for size in sizes:
+            print(f"\n=== {size:,} orders: reads only", flush=True)
+            report["sizes"][str(size)] = measure_reads_only(size, args.reuse, args.baseline)
+            args.output.write_text(json.dumps(report, indent=2))
+            print_reads(report["sizes"][str(size)])
+        print(f"\nwrote {args.output}")
+        return
     for size in sizes:
         print(f"\n=== {size:,} orders", flush=True)
         report["sizes"][str(size)] = measure_size(size, args.seconds, args.slow)
@@ -218,6 +243,49 @@ def measure_size(size: int, seconds: float, slow_override: int | None = None) ->
     return results
 
 
+def measure_reads_only(size: int, reuse: bool, baseline: Path | None) -> dict:
+    """Issue #16's reads at one size, sync and incremental (views refreshed, read tables rebuilt
+    first), with this code and, given a baseline directory, that code too, round by round."""
+    from django.core.management import call_command
+
+    from benchmarks import scenarios as s
+    from orders.models import Order
+
+    if not (reuse and Order.objects.count() == size):
+        call_command("seed_demo", orders=size, reset=True, no_progress=True)
+    call_command("refresh_views", "--rebuild", verbosity=0)
+    days = s.seeded_days()
+    analyst_token, _ = s.analyst_credentials()
+    order_id = Order.objects.order_by("-id").values_list("id", flat=True)[0]
+    codes = {"this": BASE_DIR, **({"baseline": baseline.resolve()} if baseline else {})}
+    results = {"code": {name: str(path) for name, path in codes.items()}}
+    for mode in ("sync", "incremental"):
+        with contextlib.ExitStack() as stack:
+            bases = {
+                name: stack.enter_context(served(code=path, READ_MODEL_REFRESH=mode))
+                for name, path in codes.items()
+            }
+            print(f"report reads as an analyst ({mode}: {', '.join(bases)}) ...", flush=True)
+            clients = {name: s.HttpClient(base, analyst_token) for name, base in bases.items()}
+            paths = s.report_read_paths(clients["this"], order_id, days, CURSOR_HOPS)
+            measured = s.measure_report_reads_side_by_side(clients, paths, READ_REPEAT)
+            for name, reads in measured.items():
+                results.setdefault(name, {})[mode] = reads
+    return results
+
+
+def print_reads(results: dict) -> None:
+    codes = [name for name in ("baseline", "this") if name in results]
+    columns = [(code, mode) for mode in ("sync", "incremental") for code in codes]
+    print(f"\n{'median (p95) ms, x root':34} " + " ".join(f"{c + ' ' + m:>26}" for c, m in columns))
+    for name in results["this"]["sync"]:
+        cells = []
+        for code, mode in columns:
+            x = results[code][mode][name]
+            cells.append(f"{x['median_ms']:7.2f} ({x['p95_ms']:7.2f}) x{x['ratio_to_root']:5.2f}")
+        print(f"{name:34} " + " ".join(f"{c:>26}" for c in cells))
+
+
 def analyst_reads(base: str, token: str, order_id: int, days: tuple[str, str]) -> dict:
     """Issue #16: each report endpoint against the API root, as a non-superuser analyst."""
     from benchmarks import scenarios as s
@@ -248,8 +316,8 @@ class served:
     """gunicorn on loopback, on the benchmark database, for as long as the block runs; extra
     environment (e.g. READ_MODEL_REFRESH=incremental) is passed to the server."""
 
-    def __init__(self, **env):
-        self.extra_env = env
+    def __init__(self, code: Path = BASE_DIR, **env):
+        self.code, self.extra_env = Path(code), env
 
     def __enter__(self) -> str:
         with socket.socket() as sock:
@@ -262,7 +330,9 @@ class served:
             "DATABASE_CONN_MAX_AGE": "60",
             **self.extra_env,
         }  # production settings and persistent connections, as in production
-        collectstatic(env)
+        if self.code != BASE_DIR:  # another tree of this project: its modules, not ours
+            env["PYTHONPATH"] = os.pathsep.join([str(self.code), env.get("PYTHONPATH", "")])
+        collectstatic(env, self.code)
         self.process = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "gunicorn"),
@@ -280,18 +350,21 @@ class served:
                 "--log-level",
                 "warning",
             ],
-            cwd=BASE_DIR,
+            cwd=self.code,
             env=env,
         )
         base = f"http://127.0.0.1:{port}"
         import requests
 
-        for _ in range(300):
+        deadline = time.monotonic() + 120  # 4 workers starting on a busy machine: be patient
+        while time.monotonic() < deadline:
             try:
-                requests.get(base + "/healthz", timeout=5)
+                requests.get(base + "/healthz", timeout=10)
                 return base
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.1)
+        self.process.terminate()
+        self.process.wait(timeout=30)
         raise RuntimeError("the server did not start")
 
     def __exit__(self, *exc):
@@ -305,20 +378,19 @@ PRODUCTION = {
     "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
     "DJANGO_SECURE_SSL_REDIRECT": "0",  # plain HTTP on loopback
 }
-_static_collected = False
+_static_collected: set[Path] = set()
 
 
-def collectstatic(env: dict) -> None:
+def collectstatic(env: dict, code: Path = BASE_DIR) -> None:
     """The manifest the production static storage needs (the dashboard's {% static %}); once."""
-    global _static_collected
-    if not _static_collected:
+    if code not in _static_collected:
         subprocess.run(
             [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-            cwd=BASE_DIR,
+            cwd=code,
             env=env,
             check=True,
         )
-        _static_collected = True
+        _static_collected.add(code)
 
 
 class refresh_worker:

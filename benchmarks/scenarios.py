@@ -368,6 +368,32 @@ def measure_report_reads(http: "HttpClient", paths: dict, repeat: int) -> dict:
     return results
 
 
+def measure_report_reads_side_by_side(clients: dict, paths: dict, repeat: int) -> dict:
+    """measure_report_reads for several servers (code trees) on the same data, interleaved: one
+    round is every endpoint once on every server, so load from elsewhere hits them alike."""
+    samples = {code: {name: [] for name in paths} for code in clients}
+    for round_ in range(repeat + 1):
+        for name, path in paths.items():
+            for code, http in clients.items():
+                started = time.perf_counter()
+                http.get(path)
+                if round_:
+                    samples[code][name].append((time.perf_counter() - started) * 1000)
+    results = {}
+    for code in clients:
+        root = summary(samples[code]["api_root"])
+        results[code] = {}
+        for name, path in paths.items():
+            s = summary(samples[code][name])
+            results[code][name] = {
+                "path": path,
+                **s,
+                "ratio_to_root": s["median_ms"] / root["median_ms"],
+                "p95_ratio_to_root": s["p95_ms"] / root["p95_ms"],
+            }
+    return results
+
+
 def measure_dashboard(base: str, session_key: str, repeat: int) -> dict:
     """GET /dashboard/ as the signed-in analyst (session cookie), after one warm-up request."""
     session = requests.Session()

@@ -22,12 +22,13 @@ from django.db import connection
 
 from config.replicas import read_connection
 from orders.models import DomainEvent
-from reporting.catalog import NAMES, event_types_changing
-from reporting.models import ViewState
+from reporting.catalog import NAMES, event_types_changing, report_get
+from reporting.models import RowCount, ViewState
 from reporting.strategy import INCREMENTAL, OFF
 
 LEDGER = ViewState._meta.db_table
 EVENTS = DomainEvent._meta.db_table
+ROW_COUNT = RowCount._meta.db_table
 
 
 # --- rows -------------------------------------------------------------------------------------
@@ -335,7 +336,8 @@ _TABLE_FRESHNESS = f"""
     SELECT m.txid, m.occurred_at, pg_snapshot_xmin(s)::text::bigint, pg_current_snapshot()::text,
            ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x
                  WHERE x::text::bigint <= m.txid ORDER BY 1),
-           (SELECT table_generation FROM {LEDGER} WHERE name = %(name)s)
+           (SELECT table_generation FROM {LEDGER} WHERE name = %(name)s),
+           (SELECT sum(rows)::bigint FROM {ROW_COUNT} WHERE table_name = %(table)s)
     FROM pg_current_snapshot() AS s
     LEFT JOIN LATERAL (
         SELECT txid, occurred_at FROM {EVENTS} WHERE event_type = ANY(%(types)s)
@@ -349,11 +351,17 @@ def table_freshness_get(name: str) -> Freshness:
 
     It reflects every committed command, so its position is the reader's snapshot and nothing is
     pending. Last-Modified is informational: events commit out of time order, so If-Modified-Since
-    alone never gives 304 here; If-None-Match does.
+    alone never gives 304 here; If-None-Match does. Its row count is the sum of the table's
+    row-count slots (None when it has none: count the table).
     """
+    params = {
+        "name": name,
+        "types": event_types_changing(name),
+        "table": report_get(name).table._meta.db_table,
+    }
     with read_connection().cursor() as cursor:
-        cursor.execute(_TABLE_FRESHNESS, {"name": name, "types": event_types_changing(name)})
-        newest, occurred_at, xmin, snapshot, in_progress, generation = cursor.fetchone()
+        cursor.execute(_TABLE_FRESHNESS, params)
+        newest, occurred_at, xmin, snapshot, in_progress, generation, rows = cursor.fetchone()
     digest = hashlib.sha256(f"{in_progress}:{generation}".encode()).hexdigest()[:16]
     return Freshness(
         view=name,
@@ -363,6 +371,7 @@ def table_freshness_get(name: str) -> Freshness:
         position=xmin,
         covered_snapshot=snapshot,
         pending=0,
+        row_count=rows,
     )
 
 

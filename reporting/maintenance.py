@@ -20,11 +20,13 @@ from decimal import Decimal
 from orders import events
 from orders.models import Customer, DomainEvent, Order, OrderLine, Product
 from reporting.models import (
+    ROW_COUNT_SLOTS,
     CustomerStatsTable,
     DailyRevenueTable,
     OrdersByStatusTable,
     OrderSummaryTable,
     ProductSalesTable,
+    RowCount,
 )
 
 ORDERS = Order._meta.db_table
@@ -53,6 +55,31 @@ class Maintenance:
 
 def columns(model) -> list[str]:
     return [f.column for f in model._meta.local_fields]
+
+
+# --- row counts: what a statement inserts or deletes, added to its backend's slot ----------------
+
+ROW_COUNT = RowCount._meta.db_table
+
+
+def counted(table: str, sql: str, params: list) -> Statement:
+    """`sql` (an INSERT or DELETE into `table` whose RETURNING gives `d`, each row's change to the
+    row count: 1, -1 or 0) and the change of the table's row count, in one statement.
+
+    The change goes to this backend's slot (ROW_COUNT_SLOTS of them per table), so commands on
+    other backends never wait for it; its lock is taken after the table's rows, in the global
+    order, and only when the count changes.
+    """
+    return (
+        f"""
+        WITH changed AS ({sql})
+        INSERT INTO {ROW_COUNT} AS c (table_name, slot, rows)
+        SELECT %s, mod(pg_backend_pid(), {ROW_COUNT_SLOTS}), sum(d) FROM changed
+        HAVING coalesce(sum(d), 0) <> 0
+        ON CONFLICT (table_name, slot) DO UPDATE SET rows = c.rows + excluded.rows
+        """,
+        [*params, table],
+    )
 
 
 # --- line deltas shared by the aggregates --------------------------------------------------------
@@ -121,9 +148,11 @@ def _order_summary_placed(event) -> list[Statement]:
         SELECT o.id, o.customer_id, c.name, c.email, o.status, o.version, o.created_at,
                o.updated_at, %s, %s, %s
         FROM {ORDERS} o JOIN {CUSTOMERS} c ON c.id = o.customer_id WHERE o.id = %s
+        RETURNING 1 AS d
     """
     items = sum(line["quantity"] for line in lines)
-    return [(sql, [len(lines), items, _amount(event), event.aggregate_id])]
+    params = [len(lines), items, _amount(event), event.aggregate_id]
+    return [counted(_ORDER_SUMMARY, sql, params)]
 
 
 def _order_summary_changed(event) -> list[Statement]:
@@ -182,8 +211,9 @@ def _product_sales_added(event) -> list[Statement]:
         INSERT INTO {_PRODUCT_SALES}
             (product_id, sku, name, unit_price, is_active, units_sold, revenue, order_count)
         SELECT id, sku, name, unit_price, is_active, 0, 0, 0 FROM {PRODUCTS} WHERE id = %s
+        RETURNING 1 AS d
     """
-    return [(sql, [event.aggregate_id])]
+    return [counted(_PRODUCT_SALES, sql, [event.aggregate_id])]
 
 
 def _product_sales_updated(event) -> list[Statement]:
@@ -249,8 +279,9 @@ def _customer_stats_registered(event) -> list[Statement]:
         INSERT INTO {_CUSTOMER_STATS}
             (customer_id, name, email, order_count, lifetime_value, first_order_at, last_order_at)
         SELECT id, name, email, 0, 0, NULL, NULL FROM {CUSTOMERS} WHERE id = %s
+        RETURNING 1 AS d
     """
-    return [(sql, [event.aggregate_id])]
+    return [counted(_CUSTOMER_STATS, sql, [event.aggregate_id])]
 
 
 def _customer_stats_updated(event) -> list[Statement]:
@@ -326,9 +357,10 @@ def _daily_revenue_placed(event) -> list[Statement]:
             order_count = t.order_count + 1,
             revenue = t.revenue + excluded.revenue,
             average_order_value = round((t.revenue + excluded.revenue) / (t.order_count + 1), 2)
-    """
+        RETURNING (t.xmax = 0)::int AS d
+    """  # xmax 0: the row was inserted (a new day), not updated
     amount = _amount(event)
-    return [(sql, [event.aggregate_id, amount, amount])]
+    return [counted(_DAILY_REVENUE, sql, [event.aggregate_id, amount, amount])]
 
 
 def _daily_revenue_changed(amount_sql: str, orders: int, params: list) -> Statement:
@@ -351,8 +383,13 @@ def _daily_revenue_line_changed(event) -> list[Statement]:
 def _daily_revenue_cancelled(event) -> list[Statement]:
     order = event.aggregate_id
     # The view has no row for a day without live orders.
-    empty_day = f"DELETE FROM {_DAILY_REVENUE} WHERE day = {_ORDER_DAY} AND order_count = 0"
-    return [_daily_revenue_changed(_CANCELLED_AMOUNT, -1, [order, order]), (empty_day, [order])]
+    empty_day = f"""
+        DELETE FROM {_DAILY_REVENUE} WHERE day = {_ORDER_DAY} AND order_count = 0 RETURNING -1 AS d
+    """
+    return [
+        _daily_revenue_changed(_CANCELLED_AMOUNT, -1, [order, order]),
+        counted(_DAILY_REVENUE, empty_day, [order]),
+    ]
 
 
 daily_revenue_maintenance = Maintenance(

@@ -248,6 +248,32 @@ DailyRevenueTable = read_table(DailyRevenue)
 OrdersByStatusTable = read_table(OrdersByStatus)
 
 
+class RowCount(models.Model):
+    """How many rows a read table holds, as a sum of slots (incremental strategy).
+
+    A command adds the rows it inserts or deletes to the slot of its backend
+    (`mod(pg_backend_pid(), ROW_COUNT_SLOTS)`), in the statement that changes the rows: no row is
+    written by every command, so commands on different backends never queue on a counter. The
+    table's row count is the sum of its slots, exact in every snapshot. A rebuild writes the whole
+    count to slot 0 and clears the others; no slot at all means the count is unknown (counted).
+    """
+
+    pk = models.CompositePrimaryKey("table_name", "slot")
+    table_name = models.CharField(max_length=64)
+    slot = models.SmallIntegerField()
+    rows = models.BigIntegerField()
+
+    class Meta:
+        db_table = "reporting_row_count"
+        verbose_name = "read table row count"
+
+    def __str__(self):
+        return f"{self.table_name}[{self.slot}] {self.rows:+}"
+
+
+ROW_COUNT_SLOTS = 64
+
+
 class ViewState(models.Model):
     """Freshness ledger and coalescing counters, one row per materialized view.
 

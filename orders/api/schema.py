@@ -107,17 +107,21 @@ class LineQuantityExtension(OpenApiSerializerExtension):
         return {**schema, "required": ["quantity"]}
 
 
+EMPTY_REFUSED = {"min_position", "min_lsn"}  # a position left empty is a client bug, not "any"
+
+
 def patch_bodies_required(result, generator, request, public):
     """drf-spectacular postprocessing hook. PATCH bodies are required (each must change
     something: minProperties 1, or a line's quantity). On GET, an empty query value is the
     parameter left out (what an HTML filter form sends for "any"), so each says allowEmptyValue;
-    except min_position, where an empty value is refused."""
+    except the read-your-writes positions (min_position, min_lsn), where an empty value is
+    refused."""
     for operations in result.get("paths", {}).values():
         for method, operation in operations.items():
             if method == "patch" and "requestBody" in operation:
                 operation["requestBody"]["required"] = True
             if method == "get":
                 for parameter in operation.get("parameters", []):
-                    if parameter.get("in") == "query" and parameter["name"] != "min_position":
+                    if parameter.get("in") == "query" and parameter["name"] not in EMPTY_REFUSED:
                         parameter["allowEmptyValue"] = True
     return result

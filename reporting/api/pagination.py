@@ -5,9 +5,12 @@ the row count its last refresh recorded in the ledger (exact: the view changes o
 so no COUNT(*) runs; a filtered list, or a read table (incremental), is counted. A cursor
 (`?cursor=`, empty for the first page, then follow `next`) carries no count and costs the same on
 the last page as on the first: no OFFSET, the next page starts where the previous one ended.
+A page number past the middle is read from the end (KnownCountPaginator.page): the last pages
+cost what the first ones do; only the middle pages of a long list pay a long OFFSET.
 """
 
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.response import Response
@@ -49,10 +52,31 @@ class StrictPageSize:
 
 
 class KnownCountPaginator(Paginator):
+    """A paginator that takes a count it is given, and reads a page past the middle from the end.
+
+    OFFSET costs every row it skips. A page nearer the end than the start is read with the
+    ordering reversed and the (smaller) offset from the end, then turned round in memory: the last
+    page costs what the first does. The count says where the end is; the orderings are total (they
+    end with the report's key), so reversed they give exactly the same rows in the reverse order.
+    """
+
     def __init__(self, *args, count: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         if count is not None:
             self.count = count  # replaces the cached COUNT(*) query
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        rows = self.object_list
+        if not (isinstance(rows, QuerySet) and rows.ordered and self.count - top < bottom):
+            return super().page(number)
+        from_end = list(rows.reverse()[self.count - top : self.count - bottom])
+        from_end.reverse()
+        return self._get_page(from_end, number, self)
 
 
 class ReportPagination(StrictPageSize, PageNumberPagination):

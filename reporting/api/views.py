@@ -124,6 +124,8 @@ class ReportViewSet(
         return ledger.covers(self.view_name, position)
 
     def list(self, request, *args, **kwargs):
+        if not self._filtered(request):  # only the ordering to validate: build only its filter
+            self.filterset_class = filters.ordering_only(self.filterset_class)
         queryset = self.filter_queryset(self.get_queryset())  # validates filters first: 400 wins
         behind = self._await_position(request)
         if behind:
@@ -139,7 +141,7 @@ class ReportViewSet(
         elif freshness.row_count is not None and not self._filtered(request):
             self.paginator.known_count = freshness.row_count
         page = self.paginate_queryset(queryset)
-        data = self.get_serializer(page, many=True).data
+        data = serializers.rows_writer(self.report.view).rows(page)  # as the serializer writes
         return self._with_validators(self.get_paginated_response(data), freshness)
 
     def initial(self, request, *args, **kwargs):
@@ -170,7 +172,8 @@ class ReportViewSet(
         not_modified = self._not_modified(request, freshness)
         if not_modified:
             return not_modified
-        return self._with_validators(super().retrieve(request, *args, **kwargs), freshness)
+        row = serializers.rows_writer(self.report.view).row(self.get_object())
+        return self._with_validators(Response(row), freshness)
 
     def _lookup_possible(self) -> None:
         try:

@@ -130,3 +130,15 @@ def digests() -> dict[str, str]:
 def test_seeded_data_is_byte_identical_to_the_reference(fresh_views):
     seed(seed=3, reset=True)
     assert digests() == SEEDED_DIGESTS
+
+
+def test_the_event_log_has_planner_statistics_after_seeding(fresh_views):
+    """A bulk load leaves statistics: without them the report request's pending-events count was
+    planned as a scan of every event of its types (8 ms at 100k orders instead of 0.1 ms)."""
+    seed()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stats"
+            " WHERE tablename = 'orders_domainevent' AND attname IN ('event_type', 'txid')"
+        )
+        assert cursor.fetchone()[0] == 2

@@ -65,9 +65,9 @@ class Command(BaseCommand):
             raise CommandError(f"Refresh failed for: {', '.join(failed)} (marked stale).")
 
     def _repair(self, report) -> None:
-        keys = verify.table_verify(report).keys
-        verify.table_repair(report, keys)
-        self.stdout.write(f"{report.name + ' table':<16} {len(keys)} rows repaired")
+        found = verify.table_verify(report)
+        verify.table_heal(report, found)
+        self.stdout.write(f"{report.name + ' table':<16} {len(found.keys)} rows repaired")
 
     def _watch(self, debounce: float, poll: float) -> None:
         stopping = []

@@ -7,8 +7,9 @@ from reporting.catalog import NAMES, REPORTS
 class Command(BaseCommand):
     help = (
         "Diff each report's read table (incremental strategy) against its view's definition, "
-        "evaluated in one snapshot; print the differing keys; exit non-zero when any differ. "
-        "--repair rewrites exactly those rows."
+        "and its recorded row count against COUNT(*), evaluated in one snapshot; print the "
+        "differing keys; exit non-zero when any differ. --repair rewrites exactly those rows "
+        "(and the row count when it is wrong)."
     )
 
     def add_arguments(self, parser):
@@ -29,12 +30,17 @@ class Command(BaseCommand):
             if result.ok:
                 self.stdout.write(f"{report.name:<16} ok ({result.duration_ms:.0f} ms)")
                 continue
-            keys = ", ".join(str(key) for key in result.keys[:50])
-            more = f" (+{len(result.keys) - 50} more)" if len(result.keys) > 50 else ""
-            self.stdout.write(f"{report.name:<16} {len(result.keys)} differing: {keys}{more}")
+            if result.keys:
+                keys = ", ".join(str(key) for key in result.keys[:50])
+                more = f" (+{len(result.keys) - 50} more)" if len(result.keys) > 50 else ""
+                self.stdout.write(f"{report.name:<16} {len(result.keys)} differing: {keys}{more}")
+            if not result.count_ok:
+                self.stdout.write(
+                    f"{report.name:<16} row count {result.rows_recorded} recorded, "
+                    f"{result.rows} rows"
+                )
             if repair:
-                verify.table_repair(report, result.keys)
-                after = verify.table_verify(report)
+                after = verify.table_heal(report, result)
                 state = "repaired" if after.ok else f"still {len(after.keys)} differing"
                 self.stdout.write(f"{report.name:<16} {state}")
                 if not after.ok:
