@@ -96,6 +96,30 @@ def test_page_size_outside_the_schema_is_400_not_the_default(api, value, fresh_v
     )
 
 
+@pytest.mark.parametrize("page", ["null", "abc", "0", "-1", "1.5"])
+@pytest.mark.parametrize("reader", [{}, {"cursor": ""}, {"format": "csv"}])
+def test_a_page_outside_the_schema_is_refused_by_every_reader(api, page, reader, fresh_views_db):
+    """A page number is refused as an invalid page (404) whether the rows are read by page, by
+    cursor or as CSV, which read no page; so is a repeated one."""
+    for path in ("/api/reports/orders/", "/api/reports/orders-by-status/"):
+        response = api.get(path, {"page": page, **reader})
+        assert response.status_code == 404, (path, reader, response.content)
+        assert response.json()["code"] == "not_found"
+    assert api.get("/api/reports/orders/?page=1&page=1").status_code == 404
+    assert api.get("/api/reports/orders/", {"page": "1", "format": "csv"}).status_code == 200
+
+
+def test_text_that_is_only_whitespace_or_holds_a_nul_is_outside_the_schema(spec, api):
+    """DRF trims text and refuses it blank, or holding a NUL: the schema's pattern says so."""
+    sku = spec["components"]["schemas"]["ProductCreateInputRequest"]["properties"]["sku"]
+    for refused in ("\t\x0b", " ", "a\x00b"):
+        assert not re.search(sku["pattern"], refused)
+        body = {"sku": refused, "name": "Pen", "unit_price": "1.00"}
+        response = api.post("/api/products/", body, format="json")
+        assert response.status_code == 400 and response.json()["sku"], response.content
+    assert re.search(sku["pattern"], " x ")
+
+
 @pytest.fixture
 def fresh_views_db(transactional_db, fresh_views):
     return None

@@ -124,4 +124,14 @@ def patch_bodies_required(result, generator, request, public):
                 for parameter in operation.get("parameters", []):
                     if parameter.get("in") == "query" and parameter["name"] not in EMPTY_REFUSED:
                         parameter["allowEmptyValue"] = True
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request"):
+            for field in component.get("properties", {}).values():
+                # DRF trims text, then refuses it blank or holding a NUL: neither is a value.
+                if (
+                    field.get("type") == "string"
+                    and field.get("minLength")
+                    and not (field.keys() & {"pattern", "format", "enum"})
+                ):
+                    field["pattern"] = r"^[^\x00]*[^\x00\s][^\x00]*$"
     return result

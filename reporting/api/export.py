@@ -13,7 +13,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from reporting.api.pagination import ReportPagination
+from reporting.api.pagination import paging_check
 
 CHUNK_SIZE = 2000
 
@@ -85,8 +85,7 @@ class CSVExportMixin:
         )
 
     def csv_response(self, queryset):
-        # Every row, whatever the page size; a malformed page_size is still a 400, as on a page.
-        ReportPagination().get_page_size(self.request)
+        paging_check(self.request)  # every row, whatever the page; a malformed one is refused
         # The rows stream after the view has returned: pin the database chosen for this request
         # (a read replica, or the primary) now, while the router still knows it.
         queryset = queryset.using(queryset.db)

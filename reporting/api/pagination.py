@@ -11,7 +11,7 @@ cost what the first ones do; only the middle pages of a long list pay a long OFF
 
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.response import Response
 
@@ -85,6 +85,22 @@ class ReportPagination(StrictPageSize, PageNumberPagination):
     max_page_size = MAX_PAGE_SIZE
     known_count: int | None = None  # set by the view when the ledger knows it
 
+    def page_number_check(self, request) -> None:
+        """`page` is one positive integer (or "last"), or absent or empty: anything else is the
+        404 an invalid page gets, also where no page is read (CSV: every row), as the schema says."""
+        values = request.query_params.getlist(self.page_query_param)
+        if not values or values == [""]:
+            return
+        value = values[0]
+        if len(values) > 1 or not (
+            value in self.last_page_strings or (value.isascii() and value.isdigit() and int(value))
+        ):
+            raise NotFound(self.invalid_page_message)
+
+    def get_page_number(self, request, paginator):
+        self.page_number_check(request)
+        return super().get_page_number(request, paginator)
+
     def django_paginator_class(self, queryset, page_size):
         return KnownCountPaginator(queryset, page_size, count=self.known_count)
 
@@ -108,3 +124,11 @@ class ReportCursorPagination(StrictPageSize, CursorPagination):
     def get_paginated_response(self, data):
         response = super().get_paginated_response(data)
         return Response({"count": None, **response.data})
+
+
+def paging_check(request) -> None:
+    """Refuse a malformed `page` or `page_size` whichever way the rows are read (page number,
+    cursor or CSV), as the schema declares them: one rule, not one per reader."""
+    pagination = ReportPagination()
+    pagination.get_page_size(request)
+    pagination.page_number_check(request)

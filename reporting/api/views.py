@@ -25,7 +25,7 @@ from orders.models import DomainEvent
 from reporting import ledger, queries
 from reporting.api import filters, serializers
 from reporting.api.export import CSVExportMixin
-from reporting.api.pagination import ReportCursorPagination, ReportPagination
+from reporting.api.pagination import ReportCursorPagination, ReportPagination, paging_check
 from reporting.api.permissions import CanViewReport
 from reporting.catalog import REPORTS, Report
 from reporting.strategy import serves_tables
@@ -127,6 +127,7 @@ class ReportViewSet(
         if not self._filtered(request):  # only the ordering to validate: build only its filter
             self.filterset_class = filters.ordering_only(self.filterset_class)
         queryset = self.filter_queryset(self.get_queryset())  # validates filters first: 400 wins
+        paging_check(request)
         behind = self._await_position(request)
         if behind:
             return behind

@@ -22,12 +22,7 @@ from tests.threads import Thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-LISTS = {
-    "order_summary": "/api/reports/orders/",
-    "product_sales": "/api/reports/products/",
-    "customer_stats": "/api/reports/customers/",
-    "daily_revenue": "/api/reports/daily-revenue/",
-}
+LISTS = {report.name: f"/api/reports/{report.route}/" for report in REPORTS}
 
 
 @pytest.fixture
