@@ -131,6 +131,9 @@ class OrderLineInline(admin.TabularInline):
     min_num = 1
     validate_min = True
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product")  # each line names it
+
     def _editable(self, obj):
         return obj is None or obj.status == OrderStatus.PENDING
 

@@ -108,7 +108,8 @@ class OrderLine(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.quantity} × {self.product_id} @ {self.unit_price}"
+        # The product's SKU, not its id: this is what the admin shows above each line.
+        return f"{self.quantity} × {self.product.sku} @ {self.unit_price}"
 
     @property
     def amount(self) -> Decimal:

@@ -279,3 +279,11 @@ def test_a_clerk_without_change_permission_cannot_press_a_transition(client, fre
     )
     assert response.status_code == 403
     assert Order.objects.get(pk=order.pk).status == "pending"
+
+
+def test_each_line_on_the_order_page_names_its_product_not_its_id(admin_client):
+    pen, ink = product_make(sku="PEN-1", unit_price="2.50"), product_make(sku="INK-7")
+    order = order_make(lines=[(pen, 3), (ink, 1)])
+    page = admin_client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+    assert "3 × PEN-1 @ 2.50" in page
+    assert f"3 × {pen.pk} @" not in page
