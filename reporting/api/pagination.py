@@ -97,10 +97,6 @@ class ReportPagination(StrictPageSize, PageNumberPagination):
         ):
             raise NotFound(self.invalid_page_message)
 
-    def get_page_number(self, request, paginator):
-        self.page_number_check(request)
-        return super().get_page_number(request, paginator)
-
     def django_paginator_class(self, queryset, page_size):
         return KnownCountPaginator(queryset, page_size, count=self.known_count)
 

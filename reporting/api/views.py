@@ -127,7 +127,7 @@ class ReportViewSet(
         if not self._filtered(request):  # only the ordering to validate: build only its filter
             self.filterset_class = filters.ordering_only(self.filterset_class)
         queryset = self.filter_queryset(self.get_queryset())  # validates filters first: 400 wins
-        paging_check(request)
+        paging_check(request)  # whichever way the rows are read: page, cursor or CSV
         behind = self._await_position(request)
         if behind:
             return behind
@@ -300,6 +300,7 @@ class DomainEventViewSet(
         return queryset
 
     def list(self, request, *args, **kwargs):
+        paging_check(request)  # whichever way the rows are read
         if self.wants_csv(request):
             return self.csv_response(self.filter_queryset(self.get_queryset()))
         return super().list(request, *args, **kwargs)
