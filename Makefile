@@ -35,7 +35,7 @@ $(BENCH_STAMP): $(DEV_STAMP)
 ## .pgpair/), reports read from the standbys (DATABASE_REPLICA_URLS); they stop with the server.
 run: $(STAMP)
 ifdef REPLICAS
-	$(DEV) $(PY) -m config.replica_pair exec --replicas $(REPLICAS) --dir .pgpair -- sh -c '\
+	$(DEV) $(PY) -m infra.replica_pair exec --replicas $(REPLICAS) --dir .pgpair -- sh -c '\
 		$(PY) manage.py migrate --noinput && $(PY) manage.py demo_setup && \
 		$(PY) manage.py banner --url http://$(RUN_ADDR)/ && exec $(PY) manage.py runserver $(RUN_ADDR)'
 else
@@ -82,11 +82,11 @@ screenshot: $(DEV_STAMP)
 
 ## Stop the embedded PostgreSQL of .pgdata/ (EMBEDDED_PGDATA), whoever started it
 db-stop:
-	@test -x $(PY) || { echo "no .venv: nothing was started"; exit 0; }; $(PY) -m config.embedded stop
+	@test -x $(PY) || { echo "no .venv: nothing was started"; exit 0; }; $(PY) -m infra.embedded stop
 
 ## Stop it and delete its data: the next start creates an empty database
 db-reset:
-	@test -x $(PY) || { rm -rf .pgdata; exit 0; }; $(PY) -m config.embedded reset
+	@test -x $(PY) || { rm -rf .pgdata; exit 0; }; $(PY) -m infra.embedded reset
 
 ## Mutation testing (not part of make test): cosmic-ray over the modules that carry the guarantees,
 ## each against the tests that cover it; writes docs/mutation-report.md. MUTATE_ARGS=<module ...>

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from config.database import embedded_postgres_url
+from infra.database import embedded_postgres_url
 
 BENCH_DATABASE = "cqrs_bench"
 

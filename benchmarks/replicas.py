@@ -2,7 +2,7 @@
 
     python -m benchmarks.replicas [--orders 20000] [--seconds 15] [--clients 8] [--repeat 1]
 
-Starts a primary and two streaming hot standbys (config/replica_pair.py, the wheel's PostgreSQL
+Starts a primary and two streaming hot standbys (infra/replica_pair.py, the wheel's PostgreSQL
 18) in a temporary directory, seeds `--orders` orders, then for 0, 1 and 2 replicas runs the app
 under gunicorn (2 workers x 4 threads) with DATABASE_REPLICA_URLS set to that many standbys, and
 `--clients` threads read reports for `--seconds`: reads/s, p50/p95 latency, and which database
@@ -26,8 +26,7 @@ from pathlib import Path
 
 import requests
 
-from config.replica_pair import ReplicaPair, bindir_version, wheel_bindir
-from tests.replica_pair import AppServer, manage
+from infra.replica_pair import AppServer, ReplicaPair, bindir_version, manage, wheel_bindir
 
 RESULTS = Path(__file__).resolve().parent / "results" / "replicas.json"
 READS = [

@@ -8,7 +8,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from config.api_errors import NOT_FOUND
+from infra.errors import NOT_FOUND
 from reporting.catalog import REPORTS
 
 

@@ -3,7 +3,7 @@ gunicorn's own lines (start, workers, access log) in the project's log format (L
 
 import os
 
-from config.logging import logging_config
+from infra.logging import logging_config
 
 _config = logging_config(
     fmt=os.environ.get("LOG_FORMAT", "text"), level=os.environ.get("LOG_LEVEL", "INFO")

@@ -35,7 +35,7 @@ class JsonErrorSyncWorker(SyncWorker):
         what = f"{req.method} {req.uri}" if req is not None else "(no request read)"
         self.log.error("Worker timeout: %s answered 500 (timeout)", what)
         # Imported here: the arbiter loads this class before Django's settings exist.
-        from config.api_errors import error_body
+        from infra.errors import error_body
 
         body = json.dumps(error_body(TIMEOUT_DETAIL, "timeout")).encode()
         if req is not None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.database import database_config
-from config.logging import logging_config
+from infra.database import database_config
+from infra.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -94,18 +94,18 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Request counts and latencies by view and status (django-prometheus): first and last.
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "config.logging.RequestIdMiddleware",  # X-Request-ID, and the id on every log line
+    "infra.logging.RequestIdMiddleware",  # X-Request-ID, and the id on every log line
     "django.middleware.security.SecurityMiddleware",
     # Production serves static files (admin, API docs) itself; runserver does so when DEBUG.
     *([] if DEBUG else ["whitenoise.middleware.WhiteNoiseMiddleware"]),
-    "config.middleware.DatabaseUnavailableMiddleware",
+    "infra.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "config.replicas.ReplicaReadMiddleware",  # report reads on replicas; X-Command-LSN
+    "infra.replicas.ReplicaReadMiddleware",  # report reads on replicas; X-Command-LSN
     "reporting.middleware.ReadModelStatusMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -144,7 +144,7 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
     )
 }
-# Read replicas (config/replicas.py): streaming hot standbys of the primary, comma-separated.
+# Read replicas (infra/replicas.py): streaming hot standbys of the primary, comma-separated.
 # Report reads (API, CSV export, dashboard, report admin pages) go to them, round-robin among the
 # healthy ones; commands, refreshes, the ledger's writes and the event log stay on the primary.
 # Unset: everything on the primary.
@@ -158,7 +158,7 @@ for _number, _url in enumerate(env_list("DATABASE_REPLICA_URLS", ""), start=1):
     _replica["TEST"] = {"MIRROR": "default"}
     DATABASES[f"replica{_number}"] = _replica
     READ_REPLICAS.append(f"replica{_number}")
-DATABASE_ROUTERS = ["config.routers.ReplicaRouter"]
+DATABASE_ROUTERS = ["infra.routers.ReplicaRouter"]
 # Query counts, latencies and errors per database (django-prometheus's instrumented backend).
 for _database in DATABASES.values():
     _database["ENGINE"] = "django_prometheus.db.backends.postgresql"
@@ -173,7 +173,7 @@ READ_REPLICA_MAX_LAG_BYTES = int(os.environ.get("READ_REPLICA_MAX_LAG_BYTES", st
 READ_REPLICA_CHECK_SECONDS = float(os.environ.get("READ_REPLICA_CHECK_SECONDS", "1"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-AUTHENTICATION_BACKENDS = ["config.auth.OneQueryModelBackend"]
+AUTHENTICATION_BACKENDS = ["infra.auth.OneQueryModelBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -223,8 +223,8 @@ if not DEBUG:
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header is what turns "not authenticated" into a 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        # DRF's, with failed attempts throttled per client (config/auth.py)
-        "config.auth.ThrottledTokenAuthentication",
+        # DRF's, with failed attempts throttled per client (infra/auth.py)
+        "infra.auth.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -234,12 +234,12 @@ REST_FRAMEWORK = {
     ],
     # JSON first (the API's format); nesting too deep for the decoder is a 400, not a 500.
     "DEFAULT_PARSER_CLASSES": [
-        "config.parsers.JSONParser",
+        "infra.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "config.api_reads.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
@@ -290,7 +290,7 @@ READ_MODEL_LOCK_TIMEOUT = os.environ.get("READ_MODEL_LOCK_TIMEOUT", "30s")
 # /healthz/ready fails in async mode when a view's oldest unreflected event is older than this.
 READ_MODEL_MAX_LAG_SECONDS = float(os.environ.get("READ_MODEL_MAX_LAG_SECONDS", "60"))
 # Failed `Authorization: Token` attempts per client address before every token attempt from it is
-# a 429 (config/auth.py): guessing keys stops there; a valid token is never counted.
+# a 429 (infra/auth.py): guessing keys stops there; a valid token is never counted.
 API_THROTTLE_AUTH_FAILURES = os.environ.get("API_THROTTLE_AUTH_FAILURES", "20/minute")
 # `Authorization: Bearer <token>` shows /healthz/ready's details (besides staff users); unset: off.
 HEALTH_DETAILS_TOKEN = os.environ.get("HEALTH_DETAILS_TOKEN", "")
@@ -303,7 +303,7 @@ METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
 # django-prometheus would otherwise query every database at startup (before anything is served).
 PROMETHEUS_EXPORT_MIGRATIONS = False
 
-# Logs (config/logging.py): one line per event on stderr, with time, level, logger, request id.
+# Logs (infra/logging.py): one line per event on stderr, with time, level, logger, request id.
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
 if LOG_FORMAT not in {"text", "json"}:
     raise ImproperlyConfigured("LOG_FORMAT must be 'text' or 'json'.")

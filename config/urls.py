@@ -35,5 +35,5 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),  # an unknown API path is a JSON 404, never an HTML page
 ]
 
-handler400 = "config.api_errors.bad_request"
-handler500 = "config.api_errors.server_error"
+handler400 = "infra.errors.bad_request"
+handler500 = "infra.errors.server_error"

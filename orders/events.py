@@ -11,6 +11,7 @@ from typing import Protocol
 
 from django.db import transaction
 
+from infra.commands import command_position  # the API returns it: X-Command-Position
 from orders.models import DomainEvent
 
 CUSTOMER_REGISTERED = "CustomerRegistered"
@@ -42,9 +43,6 @@ ALL_EVENT_TYPES = (
 )
 
 
-# The log position (transaction id) of the last event recorded in this context: the API returns
-# it so a client can ask a report to wait until it reflects its own command.
-command_position: ContextVar[int | None] = ContextVar("command_position", default=None)
 # The last event recorded in this context (the command's log line names its aggregate).
 command_event: ContextVar[DomainEvent | None] = ContextVar("command_event", default=None)
 

@@ -1,35 +1,12 @@
 """Domain errors raised by commands; the API maps them to HTTP statuses, the admin to messages.
 
 Invalid input is Django's own ValidationError (400); these cover the rest. Each class declares its
-answer the way DRF's APIException does: `status_code`, `default_code`, and `body_fields`, the
+answer (infra.errors.DomainError) the way DRF's APIException does: `status_code`, `default_code`, and `body_fields`, the
 context entries a client may see (response key -> context key). The API's exception handler reads
 only these attributes, so a new refusal needs no change there.
 """
 
-from typing import ClassVar
-
-
-class DomainError(Exception):
-    """Base of every refusal a command can give that is not invalid input."""
-
-    status_code: ClassVar[int] = 409
-    default_code: ClassVar[str] = "domain_error"
-    body_fields: ClassVar[dict[str, str]] = {}
-
-    def __init__(self, message: str, **context):
-        super().__init__(message)
-        self.message = message
-        self.code = self.default_code
-        self.context = context
-
-    def body(self) -> dict:
-        """The JSON answer: detail and code, then the declared public context."""
-        public = {
-            key: self.context[name]
-            for key, name in self.body_fields.items()
-            if name in self.context
-        }
-        return {"detail": self.message, "code": self.code, **public}
+from infra.errors import DomainError
 
 
 class TransitionNotAllowed(DomainError):

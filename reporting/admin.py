@@ -17,7 +17,7 @@ from reporting.models import (
 
 class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """A report: its materialized view, or its read table under the incremental strategy.
-    Served by a read replica when there are any (config/replicas.py)."""
+    Served by a read replica when there are any (infra/replicas.py)."""
 
     replica_reads = True
 

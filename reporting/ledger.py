@@ -9,7 +9,7 @@ at insert, not at commit, so "id <= N" would be wrong).
 
 Which database: writes, the refresh protocol and `unfinished` (the primary's locks) always use the
 primary (`connection`). The reads a report request makes (freshness, positions, lag, the views'
-states) use `read_connection()`: the database chosen for that request (config/replicas.py), so a
+states) use `read_connection()`: the database chosen for that request (infra/replicas.py), so a
 report's ETag and position come from the same database as its rows; outside report reads it is
 the primary.
 """
@@ -20,7 +20,7 @@ from datetime import datetime
 
 from django.db import connection
 
-from config.replicas import read_connection
+from infra.replicas import read_connection
 from orders.models import DomainEvent
 from reporting.catalog import NAMES, event_types_changing, report_get
 from reporting.models import RowCount, ViewState

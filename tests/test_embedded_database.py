@@ -17,7 +17,7 @@ import psutil
 import pytest
 import requests
 
-from config import embedded
+from infra import embedded
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -146,7 +146,7 @@ def test_db_stop_stops_it_whoever_started_it(data_dir):
     crashed.kill()
     crashed.wait(timeout=10)
     result = subprocess.run(
-        [sys.executable, "-m", "config.embedded", "stop", str(data_dir)],
+        [sys.executable, "-m", "infra.embedded", "stop", str(data_dir)],
         cwd=ROOT,
         capture_output=True,
         text=True,

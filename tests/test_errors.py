@@ -175,7 +175,7 @@ def test_a_data_error_from_postgresql_is_400_invalid(api):
 @pytest.mark.urls("tests.error_urls")
 @pytest.mark.parametrize("fault", ["integrity", "programming"])
 def test_other_database_errors_are_a_logged_500_never_the_clients_fault(api, caplog, fault):
-    with caplog.at_level(logging.ERROR, logger="config.api_errors"):
+    with caplog.at_level(logging.ERROR, logger="infra.errors"):
         response = api.get(f"/api/test-faults/{fault}/")
     assert response.status_code == 500
     assert response["Content-Type"] == "application/json"
@@ -183,7 +183,7 @@ def test_other_database_errors_are_a_logged_500_never_the_clients_fault(api, cap
     assert code == SERVER_ERROR_CODE
     assert set(response.json()) == {"detail", "code"}
     assert "Traceback" not in response.content.decode()
-    [record] = [r for r in caplog.records if r.name == "config.api_errors"]
+    [record] = [r for r in caplog.records if r.name == "infra.errors"]
     assert record.levelno == logging.ERROR and record.exc_info is not None
 
 

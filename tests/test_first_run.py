@@ -34,8 +34,8 @@ def test_make_run_installs_only_what_serving_needs():
 def test_operator_targets():
     assert "seed_demo --reset --orders 500" in make_dry_run("seed", "ORDERS=500")
     assert "refresh_views --watch" in make_dry_run("worker")
-    assert "config.embedded stop" in make_dry_run("db-stop")
-    assert "config.embedded reset" in make_dry_run("db-reset")
+    assert "infra.embedded stop" in make_dry_run("db-stop")
+    assert "infra.embedded reset" in make_dry_run("db-reset")
 
 
 @pytest.mark.django_db

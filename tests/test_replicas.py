@@ -23,7 +23,7 @@ import psycopg
 import pytest
 import requests
 
-from config.replica_pair import ReplicaPair
+from infra.replica_pair import ReplicaPair
 from tests.replica_pair import AppServer, bindir_for, unavailable
 
 # A replica further behind than this is skipped (the lag test writes more than this).

@@ -1,6 +1,6 @@
 """The error answers of the command API, declared once for the OpenAPI schema.
 
-Every error answer has `detail` and `code` (config.api_errors); some add keys, declared here too.
+Every error answer has `detail` and `code` (infra.errors); some add keys, declared here too.
 """
 
 from drf_spectacular.extensions import OpenApiSerializerExtension

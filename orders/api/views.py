@@ -15,7 +15,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.parsers import JSONParser
+from infra.parsers import JSONParser
 from orders import events, metrics, services
 from orders.api import serializers as s
 from orders.api.idempotency import POSITION_HEADER, idempotent

@@ -27,8 +27,8 @@ from django.views.decorators.http import require_safe
 from rest_framework.authtoken.models import Token
 from rest_framework.throttling import SimpleRateThrottle
 
-from config import replicas
-from config.api_errors import error_body
+from infra import replicas
+from infra.errors import error_body
 from reporting import ledger, refresh
 from reporting.strategy import ASYNC, strategy_get
 

@@ -20,7 +20,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from config import replicas
+from infra import replicas
 from orders.models import DomainEvent
 from reporting import ledger, queries
 from reporting.api import filters, serializers
@@ -98,7 +98,7 @@ class ReportViewSet(
     permission_classes = [CanViewReport]
     filter_backends = [DjangoFilterBackend]
     pagination_class = ReportPagination
-    replica_reads = True  # served by a read replica when there are any (config/replicas.py)
+    replica_reads = True  # served by a read replica when there are any (infra/replicas.py)
     report: Report
     lookup_value_regex = "[0-9]{1,18}"  # an absurd id is a 404, not a database range error
 
@@ -147,7 +147,7 @@ class ReportViewSet(
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authentication, permissions, throttling
-        replicas.route(request)  # then the database that serves this read (config/replicas.py)
+        replicas.route(request)  # then the database that serves this read (infra/replicas.py)
 
     def handle_exception(self, exc):
         """The replica serving this read failed: it is skipped from now on, and the read runs

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from config.replicas import replica_reads
+from infra.replicas import replica_reads
 from reporting import ledger, queries, refresh
 from reporting.catalog import REPORTS
 from reporting.dashboard.finders import PLOTLY_JS
@@ -102,7 +102,7 @@ def _money(value: Decimal) -> float:
     return float(value)
 
 
-@replica_reads  # the read model from a read replica when there are any (config/replicas.py)
+@replica_reads  # the read model from a read replica when there are any (infra/replicas.py)
 @never_cache
 @require_safe
 @login_required

@@ -129,7 +129,7 @@ def database_url() -> str:
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"]
     sys.path.insert(0, str(ROOT))
-    from config.database import embedded_postgres_url
+    from infra.database import embedded_postgres_url
 
     # This process keeps the server up for the whole run (it stops when its last user exits).
     return embedded_postgres_url(ROOT / ".pgdata-mutate")

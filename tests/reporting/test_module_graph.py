@@ -1,5 +1,10 @@
-"""The read side's modules import one way only: each from the layers below it, never above, and
-never inside a function to dodge a cycle (docs/design.md, "Module map")."""
+"""Imports point one way only (docs/design.md, "Module map").
+
+Between packages: `infra` (errors, parsers, auth, logging, replicas, the database) imports no app;
+`orders` imports only `infra`; `reporting` imports `orders` and `infra`; `config`, the
+composition root, may import them all; `benchmarks` anything but the tests. Inside `reporting`:
+each module imports from the layers below it, never above, and never inside a function to dodge
+a cycle."""
 
 import ast
 from pathlib import Path
@@ -37,17 +42,21 @@ def reporting_modules():
         yield ".".join(relative.parts), path
 
 
-def imports_of(path: Path):
-    """(module imported, at module level?) for every reporting import in the file."""
+def imports_of(path: Path, package: str = "reporting"):
+    """(module imported, at module level?) for every import of `package` in the file."""
     tree = ast.parse(path.read_text())
     top_level = {id(node) for node in tree.body}
+
+    def ours(name: str) -> bool:
+        return name == package or name.startswith(package + ".")
+
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("reporting"):
+        if isinstance(node, ast.ImportFrom) and node.module and ours(node.module):
             names = [f"{node.module}.{alias.name}" for alias in node.names]
             yield from ((name, id(node) in top_level) for name in names)
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.startswith("reporting"):
+                if ours(alias.name):
                     yield alias.name, id(node) in top_level
 
 
@@ -74,6 +83,42 @@ def test_imports_only_from_lower_layers_at_module_level(module, path):
         )
 
 
-def test_orders_never_imports_reporting():
-    for path in (ROOT / "orders").rglob("*.py"):
-        assert not list(imports_of(path)), f"{path} imports the read side"
+PACKAGES = ("infra", "orders", "reporting", "config", "benchmarks", "tests")
+# Which packages each may import (besides itself): the arrows of the package graph.
+MAY_IMPORT = {
+    "infra": set(),
+    "orders": {"infra"},
+    "reporting": {"infra", "orders"},
+    "config": {"infra", "orders", "reporting"},
+    "benchmarks": {"config", "infra", "orders", "reporting"},
+    "tests": {"config", "infra", "orders", "reporting", "benchmarks"},
+}
+
+
+def package_files(package: str):
+    yield from sorted((ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("package", PACKAGES[:-1])
+def test_packages_import_one_way(package):
+    for path in package_files(package):
+        for other in set(PACKAGES) - MAY_IMPORT[package] - {package}:
+            found = [name for name, _ in imports_of(path, other)]
+            assert not found, f"{path.relative_to(ROOT)} ({package}) imports {other}: {found}"
+
+
+def test_the_package_graph_has_no_loop():
+    """The allowed arrows themselves form no cycle (so no set of imports can)."""
+    state: dict[str, str] = {}
+
+    def visit(package: str, trail: list[str]):
+        assert state.get(package) != "open", f"package loop: {' -> '.join([*trail, package])}"
+        if state.get(package) == "done":
+            return
+        state[package] = "open"
+        for target in MAY_IMPORT[package]:
+            visit(target, [*trail, package])
+        state[package] = "done"
+
+    for package in PACKAGES:
+        visit(package, [])

@@ -2,7 +2,7 @@
 
 DATABASE_REPLICA_URLS (comma-separated) adds the aliases `replica1`, `replica2`, ... Reads of the
 read model (the `reporting` app's models and the ledger's raw SQL) go to the alias chosen for the
-request (config/routers.py); everything else, and everything outside a report read, stays on the
+request (infra/routers.py); everything else, and everything outside a report read, stays on the
 primary ("default"). Unset: no replica, everything on the primary.
 
 Per request (ReplicaReadMiddleware): a GET of a view marked `replica_reads` (the report API and
@@ -39,7 +39,9 @@ MIN_LSN_HEADER = "X-Min-LSN"
 MIN_LSN_PARAM = "min_lsn"
 SERVED_BY_HEADER = "X-Read-Database"  # which database served a report read
 LSN_COOKIE = "read_lsn"
-LSN_COOKIE_SALT = "config.replicas.read_lsn"
+LSN_COOKIE_SALT = (
+    "config.replicas.read_lsn"  # a constant: cookies signed before the move stay valid
+)
 LSN_COOKIE_MAX_AGE = 3600
 _LSN = re.compile(r"[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}")
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")

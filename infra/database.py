@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config import embedded
+from infra import embedded
 
 
 def database_config(url: str | None, *, embedded_data_dir: Path | None, conn_max_age: int) -> dict:
@@ -21,6 +21,6 @@ def embedded_postgres_url(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL 18 whose data lives in `data_dir`; return its URL.
 
     The server listens on a Unix socket only and stops when the last process using it exits, by
-    a signal too; a crash's leftovers are recovered (config/embedded.py).
+    a signal too; a crash's leftovers are recovered (infra/embedded.py).
     """
     return embedded.server_url(data_dir)

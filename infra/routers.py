@@ -1,6 +1,6 @@
 """The database router: the read model's reads go to the database chosen for the request.
 
-config/replicas.py chooses it (a replica, or the primary) for each report read and keeps it in a
+infra/replicas.py chooses it (a replica, or the primary) for each report read and keeps it in a
 context variable; outside report reads it is unset and every query goes to the primary, as without
 replicas. Writes always go to the primary; migrations run on the primary only (a standby is a
 read-only copy of it).
@@ -8,7 +8,7 @@ read-only copy of it).
 
 from django.db import DEFAULT_DB_ALIAS
 
-from config.replicas import read_alias
+from infra.replicas import read_alias
 
 # Apps whose models are the read model (report views, read tables, the freshness ledger).
 READ_MODEL_APPS = {"reporting"}

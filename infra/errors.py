@@ -7,25 +7,50 @@ the client; a lost database connection is a 503 (here, in the middleware and in 
 """
 
 import logging
-from urllib.parse import urlsplit
+from typing import ClassVar
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import status
-from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from config.api_reads import reads_url
-from orders import events
-from orders.exceptions import DomainError
+from infra.commands import command_position
 
 logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """Base of every refusal a command can give that is not invalid input (orders.exceptions).
+
+    Each subclass declares its answer the way DRF's APIException does: `status_code`,
+    `default_code`, and `body_fields`, the context entries a client may see (response key ->
+    context key). The exception handler reads only these, so a new refusal needs no change here.
+    """
+
+    status_code: ClassVar[int] = 409
+    default_code: ClassVar[str] = "domain_error"
+    body_fields: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, message: str, **context):
+        super().__init__(message)
+        self.message = message
+        self.code = self.default_code
+        self.context = context
+
+    def body(self) -> dict:
+        """The JSON answer: detail and code, then the declared public context."""
+        public = {
+            key: self.context[name]
+            for key, name in self.body_fields.items()
+            if name in self.context
+        }
+        return {"detail": self.message, "code": self.code, **public}
 
 
 def error_body(detail: str, code: str, **extra) -> dict:
@@ -93,28 +118,10 @@ def _response_for(exc, context):
         return None  # not an expected error: Django logs it and handler500 answers
     if isinstance(exc, DRFValidationError):
         response.data = invalid_body(response.data)
-    elif isinstance(exc, MethodNotAllowed) and (reads := _reads(context)):
-        response.data = reads
     elif isinstance(response.data, dict):
         codes = exc.get_codes() if hasattr(exc, "get_codes") else None
         response.data.setdefault("code", codes if isinstance(codes, str) else "error")
     return response
-
-
-def _reads(context) -> dict | None:
-    """A GET on a command endpoint: say where its reads live, with the link (config.api_reads)."""
-    request, view = context.get("request"), context.get("view")
-    url = reads_url(request) if request is not None else None
-    if url is None:
-        return None
-    allowed = ", ".join(m for m in view.allowed_methods if m != "OPTIONS")
-    path = urlsplit(url).path
-    return error_body(
-        f"{request.path} takes commands only ({allowed}); nothing is read here. "
-        f"Read it from the report at {path}.",
-        "method_not_allowed",
-        reads=url,
-    )
 
 
 def _view_name(context) -> str:
@@ -141,7 +148,7 @@ def server_error(request, *args, **kwargs):
 
 def unavailable_body() -> dict:
     """Say "nothing was changed" only when no command may have committed in this request."""
-    return DATABASE_UNAVAILABLE if events.command_position.get() is None else OUTCOME_UNKNOWN
+    return DATABASE_UNAVAILABLE if command_position.get() is None else OUTCOME_UNKNOWN
 
 
 def database_unavailable(request=None, *args, **kwargs):

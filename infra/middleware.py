@@ -1,6 +1,6 @@
 """Turns a lost database connection into a 503 JSON answer on every page, API or not.
 
-The body is config.api_errors' (the one the API's handler gives too): "nothing was changed" only
+The body is infra.errors' (the one the API's handler gives too): "nothing was changed" only
 when no command recorded an event in this request; otherwise the outcome is unknown.
 """
 
@@ -8,8 +8,8 @@ import logging
 
 from django.db import InterfaceError, OperationalError
 
-from config.api_errors import database_unavailable
-from orders import events
+from infra.commands import command_position
+from infra.errors import database_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -20,14 +20,14 @@ class DatabaseUnavailableMiddleware:
 
     def __call__(self, request):
         # Whether a command recorded an event in this request decides what a 503 may claim.
-        token = events.command_position.set(None)
+        token = command_position.set(None)
         try:
             return self.get_response(request)
         except (OperationalError, InterfaceError) as error:
             # Raised outside a view (e.g. while loading the session): no stack trace for clients.
             return self._unavailable(error)
         finally:
-            events.command_position.reset(token)
+            command_position.reset(token)
 
     def process_exception(self, request, exception):
         if isinstance(exception, OperationalError | InterfaceError):

@@ -15,7 +15,7 @@ last one, runs `pg_ctl stop`. So the server leaks when:
 - `postmaster.pid` names a pid that now belongs to another program (after a crash and a reboot):
   the wheel would take it for the server. Here such a file is removed before starting.
 
-`python -m config.embedded stop|reset|status [DATA_DIR]` (`make db-stop`, `make db-reset`) stops
+`python -m infra.embedded stop|reset|status [DATA_DIR]` (`make db-stop`, `make db-reset`) stops
 the server whoever started it, or also deletes its data.
 """
 
@@ -138,7 +138,7 @@ def stop(data_dir: Path) -> bool:
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("stop", "reset", "status"):
-        print("usage: python -m config.embedded stop|reset|status [DATA_DIR]", file=sys.stderr)
+        print("usage: python -m infra.embedded stop|reset|status [DATA_DIR]", file=sys.stderr)
         return 2
     default = Path(__file__).resolve().parent.parent / ".pgdata"
     data_dir = Path(argv[1] if len(argv) > 1 else os.environ.get("EMBEDDED_PGDATA", default))
