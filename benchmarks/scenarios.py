@@ -243,7 +243,7 @@ def measure_strategy_throughput(shop: Shop, strategy: str, clients: int, seconds
 
 def rebuild_tables() -> dict:
     """Fill every read table from its view's definition (the switch to incremental)."""
-    from reporting.projector import tables_rebuild
+    from reporting.serving import tables_rebuild
 
     started = time.perf_counter()
     views = {name: {"rows": rows, "ms": ms} for name, rows, ms in tables_rebuild()}
@@ -414,7 +414,8 @@ def measure_dashboard_queries(strategy: str, repeat: int) -> dict:
     from django.test import override_settings
     from django.utils import timezone
 
-    from reporting import ledger, queries, refresh
+    from reporting import queries
+    from reporting.serving import serving
 
     today = timezone.now().date()
     calls = {
@@ -422,7 +423,7 @@ def measure_dashboard_queries(strategy: str, repeat: int) -> dict:
         "orders_by_status": queries.orders_by_status,
         "top_products": lambda: queries.top_products(10),
         "top_customers": lambda: queries.top_customers(10),
-        "report_health": lambda: ledger.report_health(strategy, frozenset(refresh.unfinished())),
+        "report_health": lambda: serving().report_health(),
     }
     with override_settings(READ_MODEL_REFRESH=strategy):
         return {name: timed(call, repeat) for name, call in calls.items()}

@@ -4,7 +4,9 @@ Commands and queries are separate here: a command endpoint never answers GET. Ra
 405, the API's exception handler (`exception_handler` below: infra.errors' handler, plus this)
 names the report that serves what the client was looking for: the report's row when the
 command's URL carries the report's key (`/api/orders/7/pay/` -> `/api/reports/orders/7/`), its list
-otherwise. It lives in the composition root because it ties the command side to the read side.
+otherwise. Which report: the one keyed by the command's aggregate id (`order-pay` acts on an
+order: the report keyed by `order_id`), so a report serves these links by its key alone. It lives
+in the composition root because it ties the command side to the read side.
 """
 
 from urllib.parse import urlsplit
@@ -13,31 +15,30 @@ from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.reverse import reverse
 
 from infra import errors
-from orders.services import TRANSITIONS
-from reporting.catalog import report_get
+from reporting.catalog import report_keyed_by
+from reporting.report import Report
 
-# Command URL name -> the catalog report that serves its reads.
-READS = {
-    "customer-create": "customer_stats",
-    "customer-update": "customer_stats",
-    "product-create": "product_sales",
-    "product-update": "product_sales",
-    "order-create": "order_summary",
-    "order-line-add": "order_summary",
-    "order-line": "order_summary",
-    **{f"order-{command}": "order_summary" for command in TRANSITIONS},
-}
 READ_METHODS = ("GET", "HEAD")
+
+
+def report_serving(match) -> Report | None:
+    """The report that serves the reads of the command endpoint `match` resolved to, if any: the
+    command API names its URLs `<aggregate>-<command>` (orders/api/urls.py)."""
+    if match is None or not match.url_name:
+        return None
+    aggregate = match.url_name.split("-")[0]
+    return report_keyed_by(f"{aggregate}_id")
 
 
 def reads_url(request) -> str | None:
     """The absolute URL of the report that serves this command endpoint's reads, if any."""
     match = request.resolver_match
-    if request.method not in READ_METHODS or match is None or match.url_name not in READS:
+    report = report_serving(match) if request.method in READ_METHODS else None
+    if report is None:
         return None
-    report = report_get(READS[match.url_name])
-    if report.key in match.kwargs:
-        name, kwargs = f"report-{report.route}-detail", {report.key: match.kwargs[report.key]}
+    (key,) = report.key
+    if key in match.kwargs:
+        name, kwargs = f"report-{report.route}-detail", {key: match.kwargs[key]}
     else:
         name, kwargs = f"report-{report.route}-list", None
     return reverse(name, kwargs=kwargs, request=request)

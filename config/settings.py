@@ -272,7 +272,7 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# How the read model follows the write model (reporting/strategy.py, reporting/projector.py):
+# How the read model follows the write model (reporting/serving.py: one object per strategy):
 # "sync" (default): each command refreshes the views it changes before it returns (strong).
 # "async": commands return at once; `manage.py refresh_views --watch` refreshes (eventual).
 # "incremental": each command updates the report tables inside its own transaction (strong,

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ReportingConfig(AppConfig):
@@ -8,7 +9,26 @@ class ReportingConfig(AppConfig):
     def ready(self):
         # The command side's hand-off to the read side: every recorded and committed event of
         # orders.events reaches reporting.projector. orders itself never imports reporting.
-        from orders import events
+        from orders import events, roles
         from reporting import projector
+        from reporting.catalog import REPORTS
 
         events.read_model_subscribe(projector)
+        # Analysts read every report (the dashboard needs them all) and the read side's state.
+        roles.role_grant(
+            roles.ANALYSTS,
+            [
+                *(report.permission for report in REPORTS),
+                "reporting.view_viewstate",
+                "reporting.view_tablestate",
+            ],
+        )
+        # After migrate: existing role groups get the permissions of reports added since.
+        # (auth's own post_migrate handler, connected earlier, has created them by then.)
+        post_migrate.connect(_roles_complete, sender=self, dispatch_uid="reporting.roles")
+
+
+def _roles_complete(sender, using="default", **kwargs):
+    from orders import roles
+
+    roles.roles_complete(using)

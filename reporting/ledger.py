@@ -1,7 +1,7 @@
-"""The freshness ledger (one row per report in reporting_viewstate): every read and write of it.
+"""The views' freshness ledger (one row per report in reporting_viewstate): every read and write.
 
 It holds the refresh protocol's counters (tickets), each view's covered snapshot and position in
-the event log, its stale flag and last error, and whether its read table is current. Freshness
+the event log, and its stale flag and last error (the read tables' state is reporting.tables). Freshness
 (ETag, Last-Modified, position) and pending events are read here too, from the ledger and the
 event log. Positions: a refresh records the snapshot it was taken after; an event is reflected when
 its transaction is visible in that snapshot, an exact, commit-ordered test (event ids are assigned
@@ -14,21 +14,18 @@ report's ETag and position come from the same database as its rows; outside repo
 the primary.
 """
 
-import hashlib
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.db import connection
 
 from infra.replicas import read_connection
 from orders.models import DomainEvent
-from reporting.catalog import NAMES, event_types_changing, report_get
-from reporting.models import RowCount, ViewState
-from reporting.strategy import INCREMENTAL, OFF
+from reporting.catalog import NAMES, event_types_changing
+from reporting.freshness import Freshness, last_modified_for_comparison
+from reporting.state import ViewState
 
 LEDGER = ViewState._meta.db_table
 EVENTS = DomainEvent._meta.db_table
-ROW_COUNT = RowCount._meta.db_table
 
 
 # --- rows -------------------------------------------------------------------------------------
@@ -60,9 +57,6 @@ def view_states() -> list[ViewState]:
 def tickets_take(names) -> dict[str, int]:
     """One ticket per named view, plus one for every stale view and every view with a ticket no
     refresh has covered (its refresher died, or could not mark it stale), so that it gets healed.
-
-    A ticket means a command committed without its view's read table following it: the table is
-    no longer current (the incremental strategy needs a rebuild before it can serve it).
     """
     with connection.cursor() as cursor:
         cursor.execute(
@@ -73,7 +67,7 @@ def tickets_take(names) -> dict[str, int]:
                     SELECT name FROM {LEDGER} WHERE status = 'stale' OR completed < requested
                 )
             ) AS n
-            ON CONFLICT (name) DO UPDATE SET requested = v.requested + 1, table_current = false
+            ON CONFLICT (name) DO UPDATE SET requested = v.requested + 1
             RETURNING name, requested
             """,
             [sorted(set(names))],
@@ -114,7 +108,6 @@ def refresh_record(
     snapshot: str,
     duration_ms: float,
     row_count: int,
-    table_followed: bool,
 ) -> None:
     """A refresh taken after `snapshot` finished: the view covers it, and is fresh."""
     cursor.execute(
@@ -123,11 +116,10 @@ def refresh_record(
             previous_refreshed_at = last_refreshed_at, last_refreshed_at = clock_timestamp(),
             last_duration_ms = %s, row_count = %s, refresh_count = refresh_count + 1,
             covered_snapshot = %s,
-            position = pg_snapshot_xmin(%s::pg_snapshot)::text::bigint,
-            table_current = table_current AND %s
+            position = pg_snapshot_xmin(%s::pg_snapshot)::text::bigint
         WHERE name = %s
         """,
-        [requested, duration_ms, row_count, snapshot, snapshot, table_followed, name],
+        [requested, duration_ms, row_count, snapshot, snapshot, name],
     )
 
 
@@ -143,19 +135,6 @@ def stale_mark(name: str, error: Exception) -> None:
             """,
             [name, str(error)[:2000]],
         )
-
-
-def table_rewritten_record(cursor, name: str, *, whole: bool) -> None:
-    """The view's read table was rewritten from its definition in this transaction (`whole`: all
-    of it, so it is current now); its validators must change."""
-    cursor.execute(
-        f"""
-        INSERT INTO {LEDGER} AS v (name, table_current, table_generation) VALUES (%s, %s, 1)
-        ON CONFLICT (name) DO UPDATE SET table_current = v.table_current OR excluded.table_current,
-            table_generation = v.table_generation + 1
-        """,
-        [name, whole],
-    )
 
 
 # --- positions ------------------------------------------------------------------------------
@@ -267,20 +246,6 @@ def next_position() -> int:
 # --- freshness: validators for conditional GET, and what a report reflects ------------------
 
 
-@dataclass(frozen=True)
-class Freshness:
-    view: str
-    etag: str
-    last_modified: datetime | None
-    # Whole-second time to compare If-Modified-Since against (see last_modified_for_comparison);
-    # None: never answer 304 on a date alone.
-    comparable_timestamp: int | None
-    position: int = 0  # event-log position the report reflects
-    covered_snapshot: str = ""  # the snapshot behind that position ("" before the first refresh)
-    pending: int | None = None  # committed events not reflected, when already known
-    row_count: int | None = None  # rows of the whole report, when known without counting them
-
-
 # The ledger row and the committed events its covered snapshot does not include, in one query
 # (the request path reads both): as _LAG, with the snapshot taken from the row.
 _VIEW_FRESHNESS = f"""
@@ -326,121 +291,3 @@ def freshness_get(name: str) -> Freshness:
         pending=pending,
         row_count=row_count,
     )
-
-
-# The newest event of the report's types visible now, the reader's snapshot, and the transactions
-# at or below that event's that are still in progress. Together they fingerprint which commands the
-# read table reflects, with no shared row written by commands: any command of these types that
-# commits later either has a higher position or was one of the listed in-progress transactions.
-_TABLE_FRESHNESS = f"""
-    SELECT m.txid, m.occurred_at, pg_snapshot_xmin(s)::text::bigint, pg_current_snapshot()::text,
-           ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x
-                 WHERE x::text::bigint <= m.txid ORDER BY 1),
-           (SELECT table_generation FROM {LEDGER} WHERE name = %(name)s),
-           (SELECT sum(rows)::bigint FROM {ROW_COUNT} WHERE table_name = %(table)s)
-    FROM pg_current_snapshot() AS s
-    LEFT JOIN LATERAL (
-        SELECT txid, occurred_at FROM {EVENTS} WHERE event_type = ANY(%(types)s)
-        ORDER BY txid DESC LIMIT 1
-    ) m ON true
-"""
-
-
-def table_freshness_get(name: str) -> Freshness:
-    """Validators of a read table kept by the commands themselves (incremental strategy).
-
-    It reflects every committed command, so its position is the reader's snapshot and nothing is
-    pending. Last-Modified is informational: events commit out of time order, so If-Modified-Since
-    alone never gives 304 here; If-None-Match does. Its row count is the sum of the table's
-    row-count slots (None when it has none: count the table).
-    """
-    params = {
-        "name": name,
-        "types": event_types_changing(name),
-        "table": report_get(name).table._meta.db_table,
-    }
-    with read_connection().cursor() as cursor:
-        cursor.execute(_TABLE_FRESHNESS, params)
-        newest, occurred_at, xmin, snapshot, in_progress, generation, rows = cursor.fetchone()
-    digest = hashlib.sha256(f"{in_progress}:{generation}".encode()).hexdigest()[:16]
-    return Freshness(
-        view=name,
-        etag=f'"{name}-t{newest or 0}-{digest}"',
-        last_modified=occurred_at,
-        comparable_timestamp=None,
-        position=xmin,
-        covered_snapshot=snapshot,
-        pending=0,
-        row_count=rows,
-    )
-
-
-def last_modified_for_comparison(refreshed: datetime, previous: datetime | None) -> int:
-    """HTTP dates have whole seconds. A client holding `Last-Modified: floor(t)` may have been served
-    by an earlier refresh within the same second; only when this refresh is the sole one in its
-    second is floor(t) safe to answer 304 for. Otherwise compare against the next second."""
-    second = int(refreshed.timestamp())
-    if previous is not None and int(previous.timestamp()) == second:
-        return second + 1
-    return second
-
-
-# --- the read model's health, per report (/healthz, the dashboard) -----------------------------
-
-
-# Statuses a view can have while the service can still serve it.
-SERVING = ("fresh", "never refreshed", "behind")
-
-
-def report_health(strategy: str, unfinished: frozenset[str] = frozenset()) -> dict[str, dict]:
-    """Each report's freshness under the strategy: status, refreshes, position, pending events and
-    lag. `unfinished`: views with a ticket nobody is refreshing (reporting.refresh.unfinished)."""
-    if strategy == INCREMENTAL:
-        # The tables change with the commands: nothing is pending, so the log is not read.
-        states = {state.name: state for state in view_states()}
-        lags = {name: (states.get(name), Lag(pending=0, seconds=0.0)) for name in NAMES}
-    else:
-        lags = view_lags()
-    return {
-        name: _view_health(state, lag, strategy, name in unfinished)
-        for name, (state, lag) in lags.items()
-    }
-
-
-def _view_health(state: ViewState | None, lag: Lag, strategy: str, unfinished: bool) -> dict:
-    status = state.status if state else "never refreshed"
-    if unfinished and status == "fresh":
-        # A ticket nobody is refreshing: its process died mid-refresh. The next command or
-        # refresh heals it; until then the view may miss a committed command.
-        status = "unfinished"
-    elif lag.pending and status in ("fresh", "never refreshed"):
-        status = "behind"  # committed events it does not reflect yet: never call that fresh
-    health = {
-        "status": status,
-        "last_refreshed_at": state.last_refreshed_at.isoformat()
-        if state and state.last_refreshed_at
-        else None,
-        "last_duration_ms": state.last_duration_ms if state else None,
-        "row_count": state.row_count if state else None,
-        "refresh_count": state.refresh_count if state else 0,
-        "position": state.position if state else 0,
-        "pending_events": lag.pending,
-        "lag_seconds": round(lag.seconds, 3),
-        "last_error": state.last_error if state and state.status == "stale" else "",
-        "table_current": bool(state and state.table_current),
-    }
-    if strategy == INCREMENTAL:
-        # The commands keep the read tables exact; only a table not rebuilt since the switch from
-        # another strategy (or a bulk load) is wrong, until `refresh_views --rebuild`.
-        health["status"] = "fresh" if health["table_current"] else "rebuild needed"
-        health["pending_events"] = 0
-        health["lag_seconds"] = 0.0
-        health["last_error"] = ""
-    elif strategy == OFF:
-        health["status"] = "not maintained"
-    # A view never refreshed still holds the data it was created with by migrate: not stale.
-    return health
-
-
-def healthy(health: dict[str, dict]) -> bool:
-    return all(view["status"] in SERVING for view in health.values())

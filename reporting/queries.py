@@ -1,8 +1,8 @@
-"""Small reads of the served read model, shared by the report API and the dashboard.
+"""Small reads of the served read model, shared by the report API, the admin and the dashboard.
 
-Every function reads the model the catalog's reports are served from under the current strategy:
-the read table (incremental) or the materialized view (otherwise). None of them touches the order
-tables: that is the read side's promise, and tests/test_dashboard.py checks it on every query.
+Every function reads the model the serving strategy serves a report from (reporting.serving: the
+materialized view, or the read table). None of them touches the order tables: that is the read
+side's promise, and tests/reporting/test_dashboard.py checks it on every query.
 """
 
 from dataclasses import dataclass
@@ -11,15 +11,16 @@ from decimal import Decimal
 
 from django.db import models
 
-from reporting.catalog import Report, report_get
-from reporting.strategy import serves_tables
+from reporting.catalog import report_get
+from reporting.report import Report
+from reporting.serving import serving
 
 ZERO = Decimal("0.00")
 
 
 def served(report: Report) -> type[models.Model]:
-    """The model a report is read from now: its read table or its materialized view."""
-    return report.table if serves_tables() else report.view
+    """The model a report is read from now: its materialized view or its read table."""
+    return serving().model(report)
 
 
 def rows(report: Report) -> models.QuerySet:

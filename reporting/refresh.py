@@ -22,7 +22,6 @@ from django.db import DatabaseError, connection, transaction
 
 from reporting import ledger, metrics
 from reporting.catalog import NAMES, report_get
-from reporting.strategy import serves_tables
 
 logger = logging.getLogger(__name__)
 
@@ -141,8 +140,6 @@ def refresh_view(
                 snapshot=snapshot,
                 duration_ms=duration_ms,
                 row_count=row_count,
-                # Outside the incremental strategy, commands do not maintain the read tables.
-                table_followed=serves_tables(),
             )
     except DatabaseError as error:
         metrics.REFRESH_FAILURES.labels(name).inc()

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
-from reporting import ledger
-from reporting.catalog import Report
-from reporting.maintenance import ROW_COUNT, Statement, columns
+from reporting import tables
+from reporting.report import Report
+from reporting.state import RowCount
+
+ROW_COUNT = RowCount._meta.db_table
 
 
 @dataclass(frozen=True)
@@ -37,70 +39,93 @@ class Verification:
         return not self.missing and not self.extra and self.count_ok
 
 
-def _definition(report: Report) -> str:
-    return f"SELECT {', '.join(columns(report.view))} FROM ({report.view.sql}) v"
+def definition_sql(report: Report) -> str:
+    """The view's rows, computed now from its SQL, in its columns' order."""
+    return f"SELECT {', '.join(report.columns())} FROM ({report.view.sql}) v"
 
 
-def _table(report: Report) -> str:
-    return f"SELECT {', '.join(columns(report.view))} FROM {report.table._meta.db_table}"
+def _table_sql(report: Report, table: str | None = None) -> str:
+    return f"SELECT {', '.join(report.columns())} FROM {table or report.table._meta.db_table}"
 
 
-def upsert_from_definition(view, table, keys: list) -> Statement:
-    """Write the view's own rows for `keys` into its table (the rows the definition gives)."""
-    cols = columns(view)
-    key = view._meta.pk.column
-    names = ", ".join(cols)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != key)
-    return (
-        f"""
-        INSERT INTO {table._meta.db_table} ({names})
-        SELECT {names} FROM ({view.sql}) v WHERE v.{key} = ANY(%s)
-        ON CONFLICT ({key}) DO UPDATE SET {updates}
-        """,
-        [keys],
-    )
+# --- keys of one or more columns ------------------------------------------------------------
+
+
+def _key_columns(report: Report) -> list[str]:
+    return [report.view._meta.get_field(name).column for name in report.key]
+
+
+def key_list(report: Report, alias: str = "") -> str:
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f"{prefix}{column}" for column in _key_columns(report))
+
+
+def key_in(report: Report, alias: str, param: str) -> str:
+    """SQL: the row's key is one of the keys in the parameters keys_params(report, param, keys)
+    gives. Each column's own `= ANY(array)` lets the planner push it into a view's SQL (an index
+    scan of that key, not the whole aggregate); a key of several columns also matches as a tuple.
+    """
+    columns = _key_columns(report)
+    prefix = f"{alias}." if alias else ""
+    each = [f"{prefix}{c} = ANY(%({param}_{i})s)" for i, c in enumerate(columns)]
+    if len(columns) > 1:
+        types = [report.view._meta.get_field(n).db_type(connection) for n in report.key]
+        arrays = ", ".join(f"%({param}_{i})s::{t}[]" for i, t in enumerate(types))
+        each.append(f"({key_list(report, alias)}) IN (SELECT * FROM unnest({arrays}))")
+    return " AND ".join(each)
+
+
+def keys_params(report: Report, param: str, keys: list) -> dict:
+    """Keys (a value each, or a tuple of values for a key of several columns) as the parameters
+    key_in reads: one array per key column."""
+    rows = [key if len(report.key) > 1 else (key,) for key in keys]
+    return {f"{param}_{i}": [row[i] for row in rows] for i in range(len(report.key))}
+
+
+def _key_of_row(report: Report, values: list):
+    return tuple(values) if len(report.key) > 1 else values[0]
+
+
+# --- verify, repair, rebuild --------------------------------------------------------------------
 
 
 def table_verify(report: Report) -> Verification:
     """Diff the read table against the view's definition, both ways, and its row count against
     its row-count slots, all in one snapshot."""
-    key = report.view._meta.pk.column
     table = report.table._meta.db_table
+    keys = key_list(report)
+    fields = [report.view._meta.get_field(name) for name in report.key]
+    no_key = ", ".join(f"NULL::{f.db_type(connection)}" for f in fields)
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            WITH definition AS ({_definition(report)}), tab AS ({_table(report)})
-            SELECT 'missing', {key}, NULL::bigint, NULL::bigint
+            WITH definition AS ({definition_sql(report)}), tab AS ({_table_sql(report)})
+            SELECT 'missing', NULL::bigint, NULL::bigint, {keys}
             FROM (SELECT * FROM definition EXCEPT SELECT * FROM tab) a
             UNION ALL
-            SELECT 'extra', {key}, NULL::bigint, NULL::bigint
+            SELECT 'extra', NULL::bigint, NULL::bigint, {keys}
             FROM (SELECT * FROM tab EXCEPT SELECT * FROM definition) b
             UNION ALL
-            SELECT 'count', NULL, (SELECT count(*) FROM tab),
-                   (SELECT sum(rows)::bigint FROM {ROW_COUNT} WHERE table_name = %s)
+            SELECT 'count', (SELECT count(*) FROM tab),
+                   (SELECT sum(rows)::bigint FROM {ROW_COUNT} WHERE table_name = %(table)s),
+                   {no_key}
             """,
-            [table],
+            {"table": table},
         )
         rows = cursor.fetchall()
-    (counted, recorded) = next((n, r) for side, _, n, r in rows if side == "count")
+    (counted, recorded) = next(row[1:3] for row in rows if row[0] == "count")
+
+    def found(side):
+        return sorted(_key_of_row(report, list(row[3:])) for row in rows if row[0] == side)
+
     return Verification(
         view=report.name,
-        missing=sorted(k for side, k, _, _ in rows if side == "missing"),
-        extra=sorted(k for side, k, _, _ in rows if side == "extra"),
+        missing=found("missing"),
+        extra=found("extra"),
         duration_ms=(time.perf_counter() - started) * 1000,
         rows=counted,
         rows_recorded=recorded,
-    )
-
-
-def _count_rewrite(cursor, table: str) -> None:
-    """The table's whole row count into slot 0, every other slot gone. Call it when no command
-    can change the table's rows until this transaction ends (the caller holds a lock on it)."""
-    cursor.execute(f"DELETE FROM {ROW_COUNT} WHERE table_name = %s", [table])
-    cursor.execute(
-        f"INSERT INTO {ROW_COUNT} (table_name, slot, rows) SELECT %s, 0, count(*) FROM {table}",
-        [table],
     )
 
 
@@ -114,44 +139,61 @@ def count_repair(report: Report) -> None:
     table = report.table._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {table} IN SHARE MODE")
-        _count_rewrite(cursor, table)
-        ledger.table_rewritten_record(cursor, report.name, whole=False)  # `count` may change
+        tables.row_count_rewrite(cursor, table)
+        tables.rewritten_record(cursor, report.name, whole=False)  # `count` may change
 
 
-def table_repair(report: Report, keys: list) -> None:
-    """Rewrite exactly these keys' rows from the definition, safely beside running commands.
+def keys_rewrite(cursor, report: Report, table: str, keys: list) -> None:
+    """Rewrite these keys' rows of `table` from the definition, in the caller's transaction.
 
     The rows are locked in key order first (commands lock in the same order), then recomputed in
     a later statement, whose snapshot includes every command that held a lock before: a command
-    still in flight applies its own delta after this commits, on top of the repaired row.
+    still in flight applies its own delta after this commits, on top of the rewritten row.
     """
+    names, key = ", ".join(report.columns()), key_list(report)
+    params = keys_params(report, "keys", keys)
+    updates = ", ".join(
+        f"{c} = excluded.{c}" for c in report.columns() if c not in _key_columns(report)
+    )
+    cursor.execute(
+        f"""
+        INSERT INTO {table} ({names})
+        SELECT {names} FROM ({report.view.sql}) v WHERE {key_in(report, "v", "keys")}
+        ORDER BY {key_list(report, "v")}
+        ON CONFLICT DO NOTHING
+        """,
+        params,
+    )
+    cursor.execute(
+        f"SELECT 1 FROM {table} t WHERE {key_in(report, 't', 'keys')} ORDER BY {key} FOR UPDATE",
+        params,
+    )
+    cursor.execute(
+        f"""
+        INSERT INTO {table} ({names})
+        SELECT {names} FROM ({report.view.sql}) v WHERE {key_in(report, "v", "keys")}
+        ON CONFLICT ({key}) DO UPDATE SET {updates}
+        """,
+        params,
+    )
+    cursor.execute(
+        f"""
+        DELETE FROM {table} t WHERE {key_in(report, "t", "keys")}
+          AND ({key_list(report, "t")}) NOT IN (
+              SELECT {key_list(report, "v")} FROM ({report.view.sql}) v
+              WHERE {key_in(report, "v", "keys")})
+        """,
+        params,
+    )
+
+
+def table_repair(report: Report, keys: list) -> None:
+    """Rewrite exactly these keys' rows from the definition, safely beside running commands."""
     if not keys:
         return
-    view, table = report.view, report.table._meta.db_table
-    key = view._meta.pk.column
-    names = ", ".join(columns(view))
-    keys = sorted(keys)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {table} ({names})
-            SELECT {names} FROM ({view.sql}) v WHERE v.{key} = ANY(%s) ORDER BY v.{key}
-            ON CONFLICT DO NOTHING
-            """,
-            [keys],
-        )
-        cursor.execute(
-            f"SELECT 1 FROM {table} WHERE {key} = ANY(%s) ORDER BY {key} FOR UPDATE", [keys]
-        )
-        cursor.execute(*upsert_from_definition(view, report.table, keys))
-        cursor.execute(
-            f"""
-            DELETE FROM {table} WHERE {key} = ANY(%s)
-              AND {key} NOT IN (SELECT v.{key} FROM ({view.sql}) v WHERE v.{key} = ANY(%s))
-            """,
-            [keys, keys],
-        )
-        ledger.table_rewritten_record(cursor, report.name, whole=False)
+        keys_rewrite(cursor, report, report.table._meta.db_table, sorted(keys))
+        tables.rewritten_record(cursor, report.name, whole=False)
 
 
 def table_rebuild(report: Report) -> tuple[int, float]:
@@ -161,15 +203,16 @@ def table_rebuild(report: Report) -> tuple[int, float]:
     that maintained it before; commands that come later wait and apply their deltas on top.
     """
     table = report.table._meta.db_table
-    names = ", ".join(columns(report.view))
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {table}")
-        cursor.execute(f"INSERT INTO {table} ({names}) {_definition(report)}")
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(report.columns())}) {definition_sql(report)}"
+        )
         rows = cursor.rowcount
-        _count_rewrite(cursor, table)  # the TRUNCATE's lock holds every command back
+        tables.row_count_rewrite(cursor, table)  # the TRUNCATE's lock holds every command back
         duration_ms = (time.perf_counter() - started) * 1000
-        ledger.table_rewritten_record(cursor, report.name, whole=True)
+        tables.rewritten_record(cursor, report.name, whole=True)
     return rows, duration_ms
 
 

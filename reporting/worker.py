@@ -15,7 +15,7 @@ from django.db import DatabaseError, connection
 
 from reporting import ledger, refresh
 from reporting.catalog import NAMES
-from reporting.projector import NOTIFY_CHANNEL
+from reporting.serving import NOTIFY_CHANNEL
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from orders import roles
-from reporting import projector, refresh
+from reporting import refresh, serving
 from tests.factories import client_for, customer_make, make_user, order_make, product_make
 
 
@@ -30,7 +30,7 @@ def fresh_views(django_db_blocker):
     and rebuild the read tables so that the ledger knows them current."""
     with django_db_blocker.unblock():
         refresh.refresh_views()
-        projector.tables_rebuild()
+        serving.tables_rebuild()
 
 
 @pytest.fixture

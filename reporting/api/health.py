@@ -29,8 +29,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from infra import replicas
 from infra.errors import error_body
-from reporting import ledger, refresh
-from reporting.strategy import ASYNC, strategy_get
+from reporting import serving
 
 
 @never_cache
@@ -85,9 +84,9 @@ def healthz(request):
 
 def readiness() -> tuple[dict, bool]:
     """(the full report, ready?)."""
-    strategy = strategy_get()
+    served = serving.serving()
     try:
-        views = ledger.report_health(strategy, frozenset(refresh.unfinished()))
+        views = served.report_health()
     except DatabaseError as error:
         return {
             "status": "unavailable",
@@ -97,28 +96,30 @@ def readiness() -> tuple[dict, bool]:
         }, False
     max_lag = settings.READ_MODEL_MAX_LAG_SECONDS
     oldest = max((view["lag_seconds"] for view in views.values()), default=0.0)
-    views_ok = ledger.healthy(views)
+    views_ok = serving.healthy(views)
     # Only the async worker's lag can grow: in sync and incremental modes a command reflects
     # its own events before it returns (a failure there shows as a stale view instead).
-    lag_ok = strategy != ASYNC or oldest <= max_lag
+    lag_ok = not served.lag_enforced or oldest <= max_lag
     healthy = views_ok and lag_ok
     checks = {
         "database": {"status": "ok"},
         "views": {
             "status": "ok" if views_ok else "fail",
-            "not_serving": sorted(n for n, v in views.items() if v["status"] not in ledger.SERVING),
+            "not_serving": sorted(
+                n for n, v in views.items() if v["status"] not in serving.SERVING
+            ),
         },
         "lag": {
             "status": "ok" if lag_ok else "fail",
             "oldest_unreflected_seconds": round(oldest, 3),
             "max_lag_seconds": max_lag,
-            "enforced": strategy == ASYNC,
+            "enforced": served.lag_enforced,
         },
     }
     body = {
         "status": "ok" if healthy else "degraded",
         "database": "ok",
-        "strategy": strategy,
+        "strategy": served.strategy,
         "checks": checks,
         "views": views,
     }

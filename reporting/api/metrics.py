@@ -1,6 +1,6 @@
 """GET /metrics: Prometheus exposition of django-prometheus's request and database metrics, the
 command and refresh counters (orders.metrics, reporting.metrics) and, computed at scrape time from
-the ledger, each view's pending events, lag, stale flag and rows (ReadModelCollector).
+the serving strategy's health, each view's pending events, lag, stale flag and rows (ReadModelCollector).
 
 Access: `Authorization: Bearer <METRICS_TOKEN>` when that is set, or a client address in
 METRICS_ALLOWED_IPS (default 127.0.0.1 and ::1; behind a proxy that is the proxy's address).
@@ -19,8 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from infra import replicas
-from reporting import ledger, refresh
-from reporting.strategy import strategy_get
+from reporting import serving
 
 
 class ReadModelCollector:
@@ -58,8 +57,7 @@ class ReadModelCollector:
     def collect(self):
         up, pending, lag, stale, rows = self.families()
         try:
-            strategy = strategy_get()
-            views = ledger.report_health(strategy, frozenset(refresh.unfinished()))
+            views = serving.serving().report_health()
         except DatabaseError:
             up.add_metric([], 0)
             yield up
@@ -68,7 +66,7 @@ class ReadModelCollector:
         for name, health in views.items():
             pending.add_metric([name], health["pending_events"])
             lag.add_metric([name], health["lag_seconds"])
-            stale.add_metric([name], 0 if health["status"] in ledger.SERVING else 1)
+            stale.add_metric([name], 0 if health["status"] in serving.SERVING else 1)
             rows.add_metric([name], health["row_count"] or 0)
         yield from (up, pending, lag, stale, rows)
 

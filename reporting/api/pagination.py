@@ -1,8 +1,9 @@
 """Paging of the report lists: page numbers with an exact count, or a cursor at flat cost.
 
-Page numbers (`?page=`) carry `count`. For an unfiltered list of a materialized view the count is
-the row count its last refresh recorded in the ledger (exact: the view changes only by refresh),
-so no COUNT(*) runs; a filtered list, or a read table (incremental), is counted. A cursor
+Page numbers (`?page=`) carry `count`. For an unfiltered list the count is the one the serving
+strategy knows (reporting.serving: a view's row count as of its last refresh, exact since the view
+changes only by refresh; a read table's row-count slots), so no COUNT(*) runs; a filtered list
+is counted. A cursor
 (`?cursor=`, empty for the first page, then follow `next`) carries no count and costs the same on
 the last page as on the first: no OFFSET, the next page starts where the previous one ended.
 A page number past the middle is read from the end (KnownCountPaginator.page): the last pages

@@ -1,4 +1,6 @@
-"""Read-only report endpoints over the materialized views (never the normalized tables)."""
+"""Read-only report endpoints, one viewset per catalog report, derived from its declaration, and
+the event log. Reports are read from what the serving strategy serves (reporting.serving: the
+views or the read tables), never from the order tables; the event log is the audit trail."""
 
 import time
 
@@ -27,8 +29,10 @@ from reporting.api import filters, serializers
 from reporting.api.export import CSVExportMixin
 from reporting.api.pagination import ReportCursorPagination, ReportPagination, paging_check
 from reporting.api.permissions import CanViewReport
-from reporting.catalog import REPORTS, Report
-from reporting.strategy import serves_tables
+from reporting.catalog import REPORTS
+from reporting.freshness import Freshness
+from reporting.report import Report
+from reporting.serving import serving
 
 _ERROR = OpenApiResponse(OpenApiTypes.OBJECT)
 REPORT_ERRORS = {
@@ -70,8 +74,8 @@ _SNAPSHOT_XMIN = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
 
 def report_schema(report: Report, serializer):
-    title = report.view._meta.verbose_name_plural
-    key = report.view._meta.pk.name
+    title = report.title
+    key = " and ".join(report.key)
     return extend_schema_view(
         list=extend_schema(
             summary=f"List {title} (report; JSON or CSV)",
@@ -91,8 +95,9 @@ class ReportViewSet(
 ):
     """GET only. Answers 304 while the report has not changed since the client's copy.
 
-    Reads the report's materialized view, or its read table under the incremental strategy.
-    `?format=csv` (or `Accept: text/csv`) lists every matching row as CSV, streamed.
+    Reads the model the serving strategy serves the report from (its view or its read table).
+    `?format=csv` (or `Accept: text/csv`) lists every matching row as CSV, streamed. A row is
+    addressed by its key's columns in order: /<route>/<key>/ or /<route>/<first>/<second>/.
     """
 
     permission_classes = [CanViewReport]
@@ -100,7 +105,7 @@ class ReportViewSet(
     pagination_class = ReportPagination
     replica_reads = True  # served by a read replica when there are any (infra/replicas.py)
     report: Report
-    lookup_value_regex = "[0-9]{1,18}"  # an absurd id is a 404, not a database range error
+    lookup_patterns: dict[str, str]  # URL pattern of each key column (reporting.api.urls)
 
     @property
     def view_name(self) -> str:
@@ -113,15 +118,11 @@ class ReportViewSet(
     def get_queryset(self):
         return queries.rows(self.report)
 
-    def freshness(self) -> ledger.Freshness:
-        if serves_tables():
-            return ledger.table_freshness_get(self.view_name)
-        return ledger.freshness_get(self.view_name)
+    def freshness(self) -> Freshness:
+        return serving().freshness(self.report)
 
     def covers(self, position: int) -> bool:
-        if serves_tables():  # the tables change with the commands: every committed one is in
-            return ledger.committed(position)
-        return ledger.covers(self.view_name, position)
+        return serving().covers(self.report, position)
 
     def list(self, request, *args, **kwargs):
         if not self._filtered(request):  # only the ordering to validate: build only its filter
@@ -142,7 +143,7 @@ class ReportViewSet(
         elif freshness.row_count is not None and not self._filtered(request):
             self.paginator.known_count = freshness.row_count
         page = self.paginate_queryset(queryset)
-        data = serializers.rows_writer(self.report.view).rows(page)  # as the serializer writes
+        data = serializers.rows_writer(self.report).rows(page)  # as the serializer writes
         return self._with_validators(self.get_paginated_response(data), freshness)
 
     def initial(self, request, *args, **kwargs):
@@ -173,12 +174,22 @@ class ReportViewSet(
         not_modified = self._not_modified(request, freshness)
         if not_modified:
             return not_modified
-        row = serializers.rows_writer(self.report.view).row(self.get_object())
+        row = serializers.rows_writer(self.report).row(self.get_object())
         return self._with_validators(Response(row), freshness)
+
+    def get_object(self):
+        """The row whose key columns are the URL's (one or several)."""
+        lookup = {name: self.kwargs[name] for name in self.report.key}
+        row = self.filter_queryset(self.get_queryset()).filter(**lookup).first()
+        if row is None:
+            raise Http404
+        self.check_object_permissions(self.request, row)
+        return row
 
     def _lookup_possible(self) -> None:
         try:
-            self.report.view._meta.pk.to_python(self.kwargs[self.lookup_field])
+            for name in self.report.key:
+                self.report.view._meta.get_field(name).to_python(self.kwargs[name])
         except DjangoValidationError:
             raise Http404 from None
 
@@ -240,21 +251,31 @@ class ReportViewSet(
         return response
 
 
+def key_pattern(report: Report, name: str) -> str:
+    """What a key column looks like in a URL: anything else is a 404 before any query (an absurd
+    id is never a database range error). The report may say; else by the column's type."""
+    if name in report.key_patterns:
+        return report.key_patterns[name]
+    field = report.view._meta.get_field(name)
+    kind = field.get_internal_type()
+    if kind == "DateField":
+        return r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    if kind == "CharField":  # a word, such as a status
+        return f"[a-z_]{{1,{field.max_length}}}"
+    return "[0-9]{1,18}"
+
+
 def report_viewset(report: Report) -> type[ReportViewSet]:
     """The API of one catalog report: its serializer, filters and key."""
-    serializer = serializers.for_view(report.view)
-    key = report.view._meta.pk
+    serializer = serializers.for_report(report)
     attrs = {
         "report": report,
         "serializer_class": serializer,
-        "filterset_class": filters.for_view(report.view),
-        "lookup_field": key.name,
+        "filterset_class": filters.for_report(report),
+        "lookup_field": report.key[0],
+        "lookup_patterns": {name: key_pattern(report, name) for name in report.key},
         "__doc__": report.view.__doc__,
     }
-    if key.get_internal_type() == "DateField":
-        attrs["lookup_value_regex"] = r"\d{4}-\d{2}-\d{2}"
-    elif key.get_internal_type() == "CharField":  # a status: a word
-        attrs["lookup_value_regex"] = f"[a-z_]{{1,{key.max_length}}}"
     viewset = type(f"{report.view.__name__}ViewSet", (ReportViewSet,), attrs)
     return report_schema(report, serializer)(viewset)
 

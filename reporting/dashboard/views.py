@@ -1,7 +1,7 @@
 """GET /dashboard/: revenue, orders and the read model's freshness on one page.
 
 It reads only the read model, through reporting.queries (the functions the report API uses) and
-the ledger. The numbers are in HTML tables; plotly.js (served by the project, see finders.py)
+the serving strategy's health. The numbers are in HTML tables; plotly.js (served by the project, see finders.py)
 draws the same numbers as charts when JavaScript runs.
 """
 
@@ -19,14 +19,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from infra.replicas import replica_reads
-from reporting import ledger, queries, refresh
+from reporting import queries, serving
 from reporting.catalog import REPORTS
 from reporting.dashboard.finders import PLOTLY_JS
-from reporting.strategy import strategy_get
 
-PERMISSIONS = [
-    f"{report.view._meta.app_label}.view_{report.view._meta.model_name}" for report in REPORTS
-]
+PERMISSIONS = [report.permission for report in REPORTS]
 RANGES = (30, 90, 365)
 MAX_DAYS = 3660  # a custom range: ten years at most
 TILE_PERIODS = (("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30))
@@ -116,8 +113,8 @@ def dashboard(request):
     statuses = queries.orders_by_status()
     products = queries.top_products(TOP)
     customers = queries.top_customers(TOP)
-    strategy = strategy_get()
-    health = ledger.report_health(strategy, frozenset(refresh.unfinished()))
+    served = serving.serving()
+    health = served.report_health()
 
     def row_url(route, key):
         return reverse(f"report-{route}-detail", args=[key])
@@ -158,9 +155,9 @@ def dashboard(request):
         "statuses": statuses,
         "product_rows": product_rows,
         "customer_rows": customer_rows,
-        "strategy": strategy,
+        "strategy": served.strategy,
         "health": health,
-        "healthy": ledger.healthy(health),
+        "healthy": serving.healthy(health),
         "stale": [name for name, view in health.items() if view["status"] == "stale"],
         "charts": charts,
         "plotly_js": PLOTLY_JS,

@@ -6,7 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from orders.models import Customer, Order, OrderLine, OrderStatus, Product
 from reporting import queries
-from reporting.catalog import report_for_view
+from reporting.catalog import report_for_model
 from reporting.models import (
     CustomerStats,
     DailyRevenue,
@@ -113,7 +113,7 @@ def expected_orders_by_status() -> dict:
 
 def served(view):
     """The model a report is read from under the current strategy: its view, or its read table."""
-    return queries.served(report_for_view(view))
+    return queries.served(report_for_model(view))
 
 
 def _rows(model, key, fields):

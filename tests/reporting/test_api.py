@@ -9,7 +9,7 @@ from django.utils.http import http_date
 
 from orders import services
 from orders.models import Order
-from reporting.strategy import serves_tables
+from reporting.serving import serving
 from tests.factories import customer_make, order_make, product_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -194,7 +194,7 @@ def test_etag_and_last_modified_answer_304_until_a_refresh(api, catalogue):
     by_date = api.get("/api/reports/products/", headers={"If-Modified-Since": later})
     # Incremental read tables change with commands that commit out of time order: a date alone
     # cannot prove a copy current there, so only If-None-Match gives 304 (README, Guarantees).
-    assert by_date.status_code == (200 if serves_tables() else 304)
+    assert by_date.status_code == (200 if serving().serves_tables else 304)
     # a refresh of an unrelated view changes nothing this report shows
     api.post("/api/customers/", {"name": "New", "email": "new@x.io"}, format="json")
     assert api.get("/api/reports/products/", headers={"If-None-Match": etag}).status_code == 304
@@ -249,7 +249,7 @@ def test_schema_and_docs_are_served_without_a_cdn(api):
 
 
 def test_last_modified_comparison_moves_to_the_next_second_when_a_second_holds_two_refreshes():
-    from reporting.ledger import last_modified_for_comparison
+    from reporting.freshness import last_modified_for_comparison
 
     t = datetime(2026, 3, 1, 12, 0, 0, 700_000, tzinfo=UTC)
     whole = int(t.replace(microsecond=0).timestamp())

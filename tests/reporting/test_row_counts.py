@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from orders import services
 from orders.exceptions import DomainError
-from reporting import ledger, verify
+from reporting import tables, verify
 from reporting.catalog import REPORTS, report_get
 from tests.factories import customer_make, order_make, product_make
 from tests.threads import Thread
@@ -31,7 +31,7 @@ def incremental(settings):
 
 
 def recorded(name: str):
-    return ledger.table_freshness_get(name).row_count
+    return tables.freshness_get(report_get(name)).row_count
 
 
 def rows(name: str) -> int:

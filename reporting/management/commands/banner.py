@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from reporting.strategy import ASYNC, strategy_get
+from reporting.serving import serving
 
 
 def database_described(db: dict, embedded_data_dir) -> str:
@@ -21,20 +21,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, url, **options):
         url = url.rstrip("/")
-        strategy = strategy_get()
+        served = serving()
         lines = [
             f"  serving     {url}/  (admin {url}/admin/, API {url}/api/, docs {url}/api/docs/)",
             f"  database    {database_described(settings.DATABASES['default'], settings.EMBEDDED_PGDATA)}",
-            f"  read model  READ_MODEL_REFRESH={strategy}",
+            f"  read model  READ_MODEL_REFRESH={served.strategy}",
         ]
         for alias in getattr(settings, "READ_REPLICAS", []):
             db = settings.DATABASES[alias]
             lines.append(f"  replica     {alias}: {database_described(db, None)} (report reads)")
-        if strategy == ASYNC:
-            lines.append(
-                "  async mode: reports follow only while a worker runs: `make worker` "
-                "(or .venv/bin/python manage.py refresh_views --watch) in another shell"
-            )
+        lines.extend(f"  {note}" for note in served.notes())
         lines.append(f"  health      {url}/healthz/ready   metrics {url}/metrics")
         rule = "=" * 78
         self.stdout.write("\n".join([rule, *lines, rule]))

@@ -3,9 +3,8 @@ import signal
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from reporting import ledger, projector, refresh, verify, worker
-from reporting.catalog import NAMES, REPORTS
-from reporting.strategy import serves_tables
+from reporting import ledger, refresh, serving, worker
+from reporting.catalog import NAMES
 
 
 class Command(BaseCommand):
@@ -53,21 +52,15 @@ class Command(BaseCommand):
         for result in results:
             self._print(result)
         if rebuild:
-            for name, rows, duration_ms in projector.tables_rebuild():
+            for name, rows, duration_ms in serving.tables_rebuild():
                 self.stdout.write(f"{name + ' table':<16} {duration_ms:9.1f} ms  {rows:>10} rows")
-        elif serves_tables():
-            # The reports are served from the read tables: heal any row that is not its view's.
-            for report in REPORTS:
-                if not views or report.name in views:
-                    self._repair(report)
+        else:
+            # Where reports are served from the read tables: heal any row that is not its view's.
+            for found, _after in serving.serving().tables_repair(views or None):
+                self.stdout.write(f"{found.view + ' table':<16} {len(found.keys)} rows repaired")
         failed = [r.view for r in results if r.error]
         if failed:
             raise CommandError(f"Refresh failed for: {', '.join(failed)} (marked stale).")
-
-    def _repair(self, report) -> None:
-        found = verify.table_verify(report)
-        verify.table_heal(report, found)
-        self.stdout.write(f"{report.name + ' table':<16} {len(found.keys)} rows repaired")
 
     def _watch(self, debounce: float, poll: float) -> None:
         stopping = []
