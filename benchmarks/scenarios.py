@@ -246,7 +246,7 @@ def rebuild_tables() -> dict:
     from reporting.serving import tables_rebuild
 
     started = time.perf_counter()
-    views = {name: {"rows": rows, "ms": ms} for name, rows, ms in tables_rebuild()}
+    views = {r.report: {"rows": r.rows, "ms": r.seconds * 1000} for r in tables_rebuild()}
     return {"seconds": time.perf_counter() - started, "views": views}
 
 

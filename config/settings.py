@@ -287,6 +287,12 @@ if READ_MODEL_REFRESH not in {"sync", "async", "incremental", "off"}:
 READ_MODEL_WAIT_SECONDS = float(os.environ.get("READ_MODEL_WAIT_SECONDS", "5"))
 # A refresh waits at most this long for a view's lock before it gives up and marks the view stale.
 READ_MODEL_LOCK_TIMEOUT = os.environ.get("READ_MODEL_LOCK_TIMEOUT", "30s")
+# An online rebuild's swap waits at most this long for each of its locks on the served table or
+# view (writers, then readers, wait behind it meanwhile); not granted: it catches up and retries.
+READ_MODEL_REBUILD_LOCK_TIMEOUT = os.environ.get("READ_MODEL_REBUILD_LOCK_TIMEOUT", "100ms")
+# The read side creates and swaps its materialized views itself after migrate (online, see
+# reporting/migration.py), instead of django-pgviews' drop-and-recreate.
+MATERIALIZED_VIEWS_DISABLE_SYNC_ON_MIGRATE = True
 # /healthz/ready fails in async mode when a view's oldest unreflected event is older than this.
 READ_MODEL_MAX_LAG_SECONDS = float(os.environ.get("READ_MODEL_MAX_LAG_SECONDS", "60"))
 # Failed `Authorization: Token` attempts per client address before every token attempt from it is

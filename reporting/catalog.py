@@ -2,7 +2,7 @@
 
 REPORTS is the lock order, in code: views are refreshed in this order, and a command's
 incremental maintenance takes the rows of the read tables in this order (order summary, product
-rows by id, the customer's row, the day's row, the status rows last), so two commands never
+rows by id, product-month rows by id, the customer's row, the day's row, the status rows last), so two commands never
 deadlock (tests/reporting/test_lock_order.py checks the statements a command sends against it).
 Adding a report: a module in reporting/reports/, one line here, the generated migration, tests.
 """
@@ -13,12 +13,14 @@ from reporting.reports import (
     daily_revenue,
     order_summary,
     orders_by_status,
+    product_months,
     product_sales,
 )
 
 REPORTS: tuple[Report, ...] = (
     order_summary.REPORT,
     product_sales.REPORT,
+    product_months.REPORT,
     customer_stats.REPORT,
     daily_revenue.REPORT,
     orders_by_status.REPORT,

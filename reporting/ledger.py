@@ -40,13 +40,6 @@ def ensure() -> None:
         )
 
 
-def reset() -> None:
-    """Forget every view's history (after a rebuild); the rows stay, counters start again."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {LEDGER}")
-    ensure()
-
-
 def view_states() -> list[ViewState]:
     return list(ViewState.objects.order_by("name"))
 

@@ -1,7 +1,10 @@
-"""Tells the client when a command committed but a view could not be refreshed."""
+"""Tells the client when a command committed but a view could not be refreshed; a page that reads
+a report whose view a migration is recreating answers 503 to retry (reporting/migration.py)."""
 
 from django.contrib import messages
+from django.http import JsonResponse
 
+from reporting import migration
 from reporting.projector import stale_in_request
 
 STALE_HEADER = "X-Read-Model-Stale"
@@ -29,3 +32,10 @@ class ReadModelStatusMiddleware:
                     "The next refresh will heal them.",
                 )
         return response
+
+    def process_exception(self, request, exception):
+        if migration.view_missing(exception):
+            response = JsonResponse(migration.REBUILDING, status=503)
+            response["Retry-After"] = str(migration.RETRY_AFTER_SECONDS)
+            return response
+        return None

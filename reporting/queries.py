@@ -106,3 +106,54 @@ def top_customers(n: int = 10) -> list[models.Model]:
         .filter(lifetime_value__gt=0)
         .order_by("-lifetime_value", "-customer_id")[:n]
     )
+
+
+# --- product sales per month ---------------------------------------------------------------------
+
+
+def months_back(today: date, count: int) -> list[str]:
+    """The `count` UTC months up to today's, oldest first, as YYYY-MM (the report's month key)."""
+    year, month = today.year, today.month
+    months = []
+    for _ in range(count):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return months[::-1]
+
+
+@dataclass(frozen=True)
+class ProductMonths:
+    product_id: int
+    sku: str
+    name: str
+    revenue: list[Decimal]  # one per month asked for, zero when it sold nothing that month
+    units: list[int]
+
+
+def top_products_by_month(months: list[str], n: int = 5) -> list[ProductMonths]:
+    """The n products with the most revenue over these months, each with its revenue and units
+    month by month, from the product-months report (a few rows per product, however many orders)."""
+    report = report_get("product_months")
+    in_range = rows(report).filter(month__gte=months[0], month__lte=months[-1])
+    top = [
+        row["product_id"]
+        for row in in_range.order_by()
+        .values("product_id")
+        .annotate(total=models.Sum("revenue"))
+        .order_by("-total", "product_id")[:n]
+    ]
+    found = {(r.product_id, r.month): r for r in in_range.filter(product_id__in=top)}
+    result = []
+    for product_id in top:
+        sold = [found.get((product_id, month)) for month in months]
+        named = next(r for r in sold if r is not None)
+        result.append(
+            ProductMonths(
+                product_id=product_id,
+                sku=named.sku,
+                name=named.name,
+                revenue=[r.revenue if r else ZERO for r in sold],
+                units=[r.units_sold if r else 0 for r in sold],
+            )
+        )
+    return result

@@ -7,6 +7,7 @@ read side derives the read table (same columns, key and indexes), the serializer
 the API routes (list and row), the admin, the permission, CSV, health, metrics and commands.
 """
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,7 +53,10 @@ class Report:
     table: type[models.Model] = field(init=False)  # the read table, derived from the view
 
     def __post_init__(self):
-        object.__setattr__(self, "table", read_table(self.view))
+        table = read_table(self.view)
+        object.__setattr__(self, "table", table)
+        # Importable beside its view, as the models of a module are (`manage.py shell` imports it).
+        setattr(sys.modules[self.view.__module__], table.__name__, table)
 
     @property
     def name(self) -> str:

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, models
 
 from orders.models import DomainEvent
-from reporting import ledger, refresh, tables, verify
+from reporting import ledger, rebuild, refresh, tables, verify
 from reporting.catalog import NAMES, REPORTS, reports_changed_by
 from reporting.freshness import Freshness
 from reporting.maintenance import batch
@@ -76,6 +76,17 @@ class Serving:
     def refresh(self, names=None) -> list[refresh.RefreshResult]:
         """`refresh_views`: refresh the views (heals stale ones)."""
         return refresh.refresh_views(names)
+
+    def rebuild(self, names=None, progress=None) -> list[rebuild.RebuildResult]:
+        """`refresh_views --rebuild`: every view recreated from its SQL, online (reporting.rebuild),
+        and where the read tables are served, every table too."""
+        results = []
+        for report in REPORTS:
+            if names is None or report.name in set(names):
+                results.append(rebuild.view_rebuild(report, progress))
+                if self.serves_tables:
+                    results.append(rebuild.table_rebuild(report, progress))
+        return results
 
     def tables_repair(self, names=None) -> list[tuple[verify.Verification, verify.Verification]]:
         """Repair the served read tables against their definitions: (found, after) per table.
@@ -202,7 +213,7 @@ class IncrementalServing(Serving):
         for report in REPORTS:
             if names is None or report.name in set(names):
                 found = verify.table_verify(report)
-                repaired.append((found, verify.table_heal(report, found)))
+                repaired.append((found, table_heal(report, found)))
         return repaired
 
     def health(self, unfinished=frozenset()):
@@ -224,10 +235,24 @@ class IncrementalServing(Serving):
         return health
 
 
-def tables_rebuild() -> list[tuple[str, int, float]]:
-    """Fill every read table from its view's definition: (report, rows, ms) each."""
+def tables_rebuild(progress=None) -> list[rebuild.RebuildResult]:
+    """Fill every read table from its view's definition, online (reporting.rebuild)."""
     tables.ensure()
-    return [(report.name, *verify.table_rebuild(report)) for report in REPORTS]
+    return [rebuild.table_rebuild(report, progress) for report in REPORTS]
+
+
+# A repair of more rows than this rebuilds the table online instead: row by row, each repaired
+# row is a lock commands may wait for, and a few statements over the whole table are cheaper.
+REPAIR_ROWS_AT_MOST = 1000
+
+
+def table_heal(report: Report, found: verify.Verification) -> verify.Verification:
+    """Repair what a verification found: row by row when it is a few rows, else rebuild the
+    table online; returns the verification after."""
+    if len(found.keys) > REPAIR_ROWS_AT_MOST:
+        rebuild.table_rebuild(report)
+        return verify.table_verify(report)
+    return verify.table_heal(report, found)
 
 
 def _wake_worker(names: list[str]) -> None:

@@ -1,4 +1,5 @@
-"""The views are the oracle: fill, diff and repair the read tables against their definitions.
+"""The views are the oracle: diff and repair the read tables against their definitions (a whole
+table is rebuilt online by reporting.rebuild).
 
 Because the incremental strategy maintains a read table inside each command's transaction, the
 table equals its view's definition in every snapshot, also while commands run: one statement
@@ -194,26 +195,6 @@ def table_repair(report: Report, keys: list) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         keys_rewrite(cursor, report, report.table._meta.db_table, sorted(keys))
         tables.rewritten_record(cursor, report.name, whole=False)
-
-
-def table_rebuild(report: Report) -> tuple[int, float]:
-    """Fill the read table from the definition; returns (rows, ms).
-
-    TRUNCATE locks the table first, so the INSERT's snapshot, taken after, includes every command
-    that maintained it before; commands that come later wait and apply their deltas on top.
-    """
-    table = report.table._meta.db_table
-    started = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {table}")
-        cursor.execute(
-            f"INSERT INTO {table} ({', '.join(report.columns())}) {definition_sql(report)}"
-        )
-        rows = cursor.rowcount
-        tables.row_count_rewrite(cursor, table)  # the TRUNCATE's lock holds every command back
-        duration_ms = (time.perf_counter() - started) * 1000
-        tables.rewritten_record(cursor, report.name, whole=True)
-    return rows, duration_ms
 
 
 def table_heal(report: Report, found: Verification | None = None) -> Verification:

@@ -13,6 +13,7 @@ import pytest
 import requests
 from rest_framework.test import APIClient
 
+from reporting.catalog import REPORTS as CATALOG
 from tests.db import database_url_of_test_database
 from tests.factories import client_for, customer_make, make_user, order_make, product_make
 
@@ -79,17 +80,12 @@ COMMANDS = [
     "cancel",
 ]
 # Every report and event endpoint, list and detail, with the one permission that opens it.
-REPORTS = {
-    "/api/reports/orders/": "reporting.view_ordersummary",
-    "/api/reports/orders/{order}/": "reporting.view_ordersummary",
-    "/api/reports/customers/": "reporting.view_customerstats",
-    "/api/reports/customers/{customer}/": "reporting.view_customerstats",
-    "/api/reports/products/": "reporting.view_productsales",
-    "/api/reports/products/{product}/": "reporting.view_productsales",
-    "/api/reports/daily-revenue/": "reporting.view_dailyrevenue",
-    "/api/reports/daily-revenue/{day}/": "reporting.view_dailyrevenue",
-    "/api/reports/orders-by-status/": "reporting.view_ordersbystatus",
-    "/api/reports/orders-by-status/{status}/": "reporting.view_ordersbystatus",
+REPORTS = {  # every report's list and row, from the catalog, and the event log
+    **{f"/api/reports/{r.route}/": r.permission for r in CATALOG},
+    **{
+        f"/api/reports/{r.route}/" + "".join(f"{{{k}}}/" for k in r.key): r.permission
+        for r in CATALOG
+    },
     "/api/reports/events/": "orders.view_domainevent",
     "/api/reports/events/{event}/": "orders.view_domainevent",
 }
@@ -103,11 +99,13 @@ ROLE_PERMISSIONS = {  # the permissions each role's group grants (orders/roles.p
 def report_url(path: str, order) -> str:
     from orders.models import DomainEvent
 
-    return path.format(
-        order=order.pk,
-        customer=order.customer_id,
-        product=order.lines.get().product_id,
-        day=order.created_at.astimezone(UTC).date().isoformat(),
+    created = order.created_at.astimezone(UTC)
+    return path.format(  # a value for every key column of every report
+        order_id=order.pk,
+        customer_id=order.customer_id,
+        product_id=order.lines.get().product_id,
+        day=created.date().isoformat(),
+        month=created.strftime("%Y-%m"),
         status=order.status,
         event=DomainEvent.objects.filter(aggregate_id=order.pk).latest("id").pk,
     )
@@ -117,7 +115,7 @@ def test_every_report_and_event_endpoint_is_in_the_matrix():
     from reporting.api.urls import urlpatterns
 
     routes = {str(p.pattern) for p in urlpatterns}
-    assert len(routes) == len(REPORTS) == 12, sorted(routes)
+    assert len(routes) == len(REPORTS) == 2 * len(CATALOG) + 2, sorted(routes)
 
 
 @pytest.mark.django_db

@@ -24,7 +24,7 @@ from rest_framework.response import Response
 
 from infra import replicas
 from orders.models import DomainEvent
-from reporting import ledger, queries
+from reporting import ledger, migration, queries
 from reporting.api import filters, serializers
 from reporting.api.export import CSVExportMixin
 from reporting.api.pagination import ReportCursorPagination, ReportPagination, paging_check
@@ -159,6 +159,9 @@ class ReportViewSet(
                 return handler(self.request, *self.args, **self.kwargs)
             except Exception as again:  # noqa: BLE001 - answered as any error of the view
                 return super().handle_exception(again)
+        if migration.view_missing(exc):  # a migration is recreating it (reporting/migration.py)
+            retry = {"Retry-After": str(migration.RETRY_AFTER_SECONDS)}
+            return Response(migration.REBUILDING, status=503, headers=retry)
         return super().handle_exception(exc)
 
     def _filtered(self, request) -> bool:

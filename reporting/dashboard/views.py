@@ -28,6 +28,8 @@ RANGES = (30, 90, 365)
 MAX_DAYS = 3660  # a custom range: ten years at most
 TILE_PERIODS = (("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30))
 TOP = 10
+MONTHS = 6  # the product-months chart: this month and the five before it
+TOP_BY_MONTH = 5
 
 
 class RangeForm(forms.Form):
@@ -113,6 +115,8 @@ def dashboard(request):
     statuses = queries.orders_by_status()
     products = queries.top_products(TOP)
     customers = queries.top_customers(TOP)
+    months = queries.months_back(today, MONTHS)
+    by_month = queries.top_products_by_month(months, TOP_BY_MONTH)
     served = serving.serving()
     health = served.report_health()
 
@@ -141,6 +145,20 @@ def dashboard(request):
             "y": [c.name for c, _ in customer_rows],
             "links": [url for _, url in customer_rows],
         },
+        "product_months": {
+            "months": months,
+            "series": [
+                {
+                    "name": f"{p.sku} · {p.name}",
+                    "y": [_money(v) for v in p.revenue],
+                    "links": [
+                        reverse("report-product-months-detail", args=[p.product_id, month])
+                        for month in months
+                    ],
+                }
+                for p in by_month
+            ],
+        },
     }
     context = {
         "today": today,
@@ -155,6 +173,8 @@ def dashboard(request):
         "statuses": statuses,
         "product_rows": product_rows,
         "customer_rows": customer_rows,
+        "months": months,
+        "by_month": by_month,
         "strategy": served.strategy,
         "health": health,
         "healthy": serving.healthy(health),

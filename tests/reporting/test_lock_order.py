@@ -1,6 +1,6 @@
 """The lock order is code: reporting.catalog.REPORTS. Every command's incremental maintenance
-takes the read tables' rows in that order (order summary, products by id, the customer, the day,
-the status rows last), so two commands never wait for each other in a cycle."""
+takes the read tables' rows in that order (order summary, products by id, product months by
+id, the customer, the day, the status rows last), so two commands never wait for each other in a cycle."""
 
 import re
 
@@ -86,6 +86,7 @@ def test_the_lock_order_takes_the_hot_rows_last():
     assert [report.name for report in REPORTS] == [
         "order_summary",
         "product_sales",
+        "product_months",
         "customer_stats",
         "daily_revenue",
         "orders_by_status",

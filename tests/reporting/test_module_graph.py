@@ -24,8 +24,9 @@ LAYERS = [
     ["reporting.catalog"],  # every report, in the lock order
     ["reporting.models", "reporting.ledger", "reporting.tables"],
     ["reporting.refresh", "reporting.verify"],
+    ["reporting.rebuild"],  # online rebuilds of tables and views
     ["reporting.serving"],  # one object per strategy: nothing above compares strategies
-    ["reporting.queries", "reporting.projector", "reporting.worker"],
+    ["reporting.queries", "reporting.projector", "reporting.worker", "reporting.migration"],
     ["reporting.middleware"],
     ["reporting.api", "reporting.admin", "reporting.management", "reporting.dashboard"],
 ]

@@ -1,17 +1,20 @@
 import signal
+import sys
 
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
 
-from reporting import ledger, refresh, serving, worker
+from reporting import refresh, serving, worker
 from reporting.catalog import NAMES
+from reporting.rebuild import RebuildFailed, RebuildRunning
 
 
 class Command(BaseCommand):
     help = (
         "Refresh the reporting materialized views (all by default) and heal stale ones; "
-        "--watch runs the asynchronous refresh worker; --rebuild recreates every view and "
-        "refills every read table (incremental strategy) from its definition."
+        "--watch runs the asynchronous refresh worker; --rebuild recreates the views from their "
+        "SQL and, where the read tables are served (incremental), refills them, online: built "
+        "beside the served ones, caught up from the event log, swapped in under a short lock."
     )
 
     def add_arguments(self, parser):
@@ -35,7 +38,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--rebuild",
             action="store_true",
-            help="drop and recreate every view from its SQL, fill it, and refill the read tables",
+            help="recreate the views (and the served read tables) online, readers and commands "
+            "going on; an interrupted rebuild changes nothing and can simply be run again",
         )
 
     def handle(self, *args, views, plain, watch, debounce, poll, rebuild, **options):
@@ -45,22 +49,30 @@ class Command(BaseCommand):
         if watch:
             return self._watch(debounce, poll)
         if rebuild:
-            call_command("sync_pgviews", force=True, verbosity=0)
-            ledger.reset()
-            plain = True  # the views were just recreated: nobody can be reading them yet
+            return self._rebuild(views or None)
         results = refresh.refresh_views(views or None, concurrently=not plain)
         for result in results:
             self._print(result)
-        if rebuild:
-            for name, rows, duration_ms in serving.tables_rebuild():
-                self.stdout.write(f"{name + ' table':<16} {duration_ms:9.1f} ms  {rows:>10} rows")
-        else:
-            # Where reports are served from the read tables: heal any row that is not its view's.
-            for found, _after in serving.serving().tables_repair(views or None):
-                self.stdout.write(f"{found.view + ' table':<16} {len(found.keys)} rows repaired")
+        # Where reports are served from the read tables: heal any row that is not its view's.
+        for found, _after in serving.serving().tables_repair(views or None):
+            self.stdout.write(f"{found.view + ' table':<16} {len(found.keys)} rows repaired")
         failed = [r.view for r in results if r.error]
         if failed:
             raise CommandError(f"Refresh failed for: {', '.join(failed)} (marked stale).")
+
+    def _rebuild(self, names) -> None:
+        progress = BarProgress(self.stdout) if sys.stdout.isatty() else LineProgress(self.stdout)
+        try:
+            results = serving.serving().rebuild(names, progress)
+        except (RebuildRunning, RebuildFailed) as error:
+            raise CommandError(f"{error}. The served contents are unchanged.") from error
+        finally:
+            progress.close()
+        for r in results:
+            self.stdout.write(
+                f"{r.report:<16} {r.seconds * 1000:9.1f} ms  {r.rows:>10} rows  "
+                f"{r.replayed} events caught up, writers held {r.swap_ms:.1f} ms"
+            )
 
     def _watch(self, debounce: float, poll: float) -> None:
         stopping = []
@@ -81,3 +93,43 @@ class Command(BaseCommand):
                 f"{result.view:<16} {result.duration_ms:9.1f} ms  {result.row_count:>10} rows"
             )
         self.stdout.flush()
+
+
+class LineProgress:
+    """One line per phase of a rebuild (logs, pipes, CI)."""
+
+    def __init__(self, out):
+        self.out = out
+
+    def __call__(self, report, phase, **numbers):
+        details = " ".join(f"{k}={v}" for k, v in numbers.items())
+        self.out.write(f"rebuild {report.name}: {phase} {details}".rstrip())
+        self.out.flush()
+
+    def close(self):
+        pass
+
+
+class BarProgress:
+    """A bar per report on a terminal: rows filled against the rows expected (an estimate from
+    the served contents), with tqdm's rate and time left; then the catch-up and the swap."""
+
+    def __init__(self, out):
+        self.out = out
+        self.bar = None
+
+    def __call__(self, report, phase, **numbers):
+        if phase == "fill":
+            self.close()
+            self.bar = tqdm(total=numbers.get("expected") or None, desc=report.name, unit=" rows")
+        elif self.bar is not None and "rows" in numbers and phase in ("filled", "swapped"):
+            self.bar.total = max(self.bar.total or 0, numbers["rows"])
+            self.bar.n = numbers["rows"]
+            self.bar.set_postfix_str(phase)
+        elif self.bar is not None:
+            self.bar.set_postfix_str(" ".join([phase, *(f"{k}={v}" for k, v in numbers.items())]))
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

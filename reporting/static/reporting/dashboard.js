@@ -64,4 +64,22 @@
   }
   ranking("chart-products", data.products, blue);
   ranking("chart-customers", data.customers, "#0d9488");
+
+  // Top products month by month: one bar per product in each month; a bar opens that row of the
+  // product-months report.
+  var pm = data.product_months, palette = [blue, "#0d9488", "#f59e0b", "#8b5cf6", "#ef4444"];
+  var monthly = draw("chart-product-months", pm.series.map(function (s, i) {
+    return {
+      type: "bar", name: s.name, x: pm.months, y: s.y, customdata: s.links,
+      marker: {color: palette[i % palette.length]},
+      hovertemplate: "%{x}<br><b>%{y:,.2f}</b><br>click: open the report row<extra>%{fullData.name}</extra>"
+    };
+  }), {barmode: "group", showlegend: true, legend: {orientation: "h", y: -0.2},
+       xaxis: {type: "category"}, yaxis: {tickformat: ",.0f"}, margin: {l: 56, r: 16, t: 8, b: 72}});
+  if (monthly) {
+    monthly.on("plotly_click", function (event) {
+      var url = event.points && event.points[0] && event.points[0].customdata;
+      if (url) { window.location.href = url; }
+    });
+  }
 })();
