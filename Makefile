@@ -6,13 +6,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEV_STAMP := $(VENV)/.installed-dev-stamp
 BENCH_STAMP := $(VENV)/.installed-bench-stamp
+DOCS_STAMP := $(VENV)/.installed-docs-stamp
 RUN_ADDR ?= 127.0.0.1:8000
 ORDERS ?= 100000
 # Development mode is opted into, never the default (config/settings.py): the development targets
 # set DJANGO_DEBUG=1 unless the environment already says otherwise; serve-production sets 0.
 DEV := DJANGO_DEBUG=$${DJANGO_DEBUG:-1}
 
-.PHONY: run seed worker db-stop db-reset test lint bench mutate screenshot serve-production clean
+.PHONY: run seed worker db-stop db-reset test lint docs bench mutate screenshot serve-production clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -28,6 +29,10 @@ $(DEV_STAMP): $(STAMP)
 $(BENCH_STAMP): $(DEV_STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	@touch $(BENCH_STAMP)
+
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[docs]'
+	@touch $(DOCS_STAMP)
 
 ## Serve the app with demo data on http://127.0.0.1:8000 (/admin/, /api/, /api/docs/)
 ## (Ctrl-C or SIGTERM stops it, and the embedded database with it.)
@@ -94,9 +99,15 @@ mutate: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench,mutate]'
 	$(DEV) $(PY) -m tests.mutation.run $(MUTATE_ARGS)
 
+## The docs site (mkdocs.yml) into site/, strict: a broken link, a missing anchor or a page left
+## out of the nav fails it, and so does a measured table not rendered from benchmarks/results/
+docs: $(DOCS_STAMP)
+	$(PY) -m benchmarks.render --check
+	$(PY) -m mkdocs build --strict --site-dir site
+
 lint: $(DEV_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles site
