@@ -44,10 +44,16 @@
     text: s.y, textposition: "auto", hovertemplate: "%{x}: %{y} orders<extra></extra>"
   }], {yaxis: {tickformat: ",d"}});
 
+  // plotly reads a subset of HTML in the text it draws (<b>, <i>, <br>, <a href>, entities):
+  // names are plain text, so their markup characters go in as entities, which it shows as typed.
+  function plain(text) {
+    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
   function ranking(id, series, color) {
     // Horizontal bars, largest on top; each bar links to its report row.
     var el = draw(id, [{
-      type: "bar", orientation: "h", x: series.x.slice().reverse(), y: series.y.slice().reverse(),
+      type: "bar", orientation: "h", x: series.x.slice().reverse(), y: series.y.map(plain).reverse(),
       customdata: series.links.slice().reverse(), marker: {color: color},
       text: series.x.slice().reverse().map(function (v) { return v.toLocaleString("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2}); }),
       textposition: "auto", cliponaxis: false,
