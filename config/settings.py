@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from infra.cache import cache_config
 from infra.database import database_config
 from infra.logging import logging_config
 
@@ -172,6 +173,11 @@ READ_REPLICA_MAX_LAG_BYTES = int(os.environ.get("READ_REPLICA_MAX_LAG_BYTES", st
 # tried again after it.
 READ_REPLICA_CHECK_SECONDS = float(os.environ.get("READ_REPLICA_CHECK_SECONDS", "1"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The cache every process shares (infra/cache.py): throttle histories and the failed-token lockout
+# count once for all gunicorn workers and servers, and survive their restarts. Unset CACHE_URL: a
+# table in this PostgreSQL (`migrate` creates it); CACHE_URL=redis://host:6379/0: Redis.
+CACHES = cache_config(os.environ.get("CACHE_URL"))
 
 AUTHENTICATION_BACKENDS = ["infra.auth.OneQueryModelBackend"]
 

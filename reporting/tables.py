@@ -76,10 +76,19 @@ def row_count_rewrite(cursor, table: str, *, counted_as: str | None = None) -> N
 # at or below that event's that are still in progress. Together they fingerprint which commands the
 # read table reflects, with no shared row written by commands: any command of these types that
 # commits later either has a higher position or was one of the listed in-progress transactions.
+# The snapshot lists the whole server's transactions: one that pg_stat_activity shows running in
+# another database never writes this one, so it is left out (its end would change every ETag). A
+# transaction that cannot be placed (ended since the snapshot, prepared, or on a standby, which
+# sees no primary backends) stays in: an ETag may change for nothing, never stay for a change.
 _FRESHNESS = f"""
     SELECT m.txid, m.occurred_at, pg_snapshot_xmin(s)::text::bigint, pg_current_snapshot()::text,
            ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x
-                 WHERE x::text::bigint <= m.txid ORDER BY 1),
+                 WHERE x::text::bigint <= m.txid
+                   AND NOT EXISTS (
+                       SELECT FROM pg_stat_activity a
+                       WHERE a.backend_xid::text::bigint = mod(x::text::bigint, 4294967296)
+                         AND a.datname <> current_database())
+                 ORDER BY 1),
            (SELECT generation FROM {STATE} WHERE name = %(name)s),
            (SELECT sum(rows)::bigint FROM {ROW_COUNT} WHERE table_name = %(table)s)
     FROM pg_current_snapshot() AS s

@@ -11,11 +11,22 @@ from orders import roles
 from reporting import refresh, serving
 from tests.factories import client_for, customer_make, make_user, order_make, product_make
 
+DATABASE_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences"}
+
 
 @pytest.fixture(autouse=True)
-def _fresh_throttle_state():
-    # Throttle counters live in the local-memory cache; each test starts with a clean slate.
-    cache.clear()
+def _fresh_throttle_state(request, django_db_blocker):
+    """Throttle histories live in the shared cache (by default a table of the test database):
+    each test that can reach the database starts with a clean slate. A test that cannot has
+    no request to throttle (and no cache to clear)."""
+    if not (
+        request.node.get_closest_marker("django_db")
+        or DATABASE_FIXTURES & set(request.fixturenames)
+    ):
+        return
+    request.getfixturevalue("django_db_setup")  # the test database, before anything touches it
+    with django_db_blocker.unblock():
+        cache.clear()
 
 
 @pytest.fixture

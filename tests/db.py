@@ -37,3 +37,24 @@ def wait_until_blocked(watcher: psycopg.Connection, waiters: int = 1, timeout: f
             return
         time.sleep(0.02)
     raise AssertionError("no session waited for the lock")
+
+
+def request_statements(queries) -> list[str]:
+    """The statements a CaptureQueriesContext saw, whitespace-normalized, without the throttles'
+    cache (infra/cache.py: every token request reads its address's failed attempts, every
+    throttled request reads and writes its history in the `django_cache` table, the write in a
+    transaction or savepoint of its own), which every request pays whatever it does."""
+    statements = [" ".join(q["sql"].split()) for q in queries.captured_queries]
+    opening, closing = ("BEGIN", "SAVEPOINT "), ("COMMIT", "RELEASE SAVEPOINT ")
+    kept, cache_write = [], False
+    for statement in statements:
+        if '"django_cache"' in statement:
+            if kept and kept[-1].startswith(opening):
+                kept.pop()  # the transaction of the cache's write
+                cache_write = True
+            continue
+        if cache_write and statement.startswith(closing):
+            cache_write = False
+            continue
+        kept.append(statement)
+    return kept

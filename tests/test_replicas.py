@@ -517,3 +517,31 @@ def test_an_invalid_min_lsn_is_a_400_with_its_field(api, bad):
     ):
         assert response.status_code == 400
         assert "min_lsn" in response.json() and response.json()["code"] == "invalid"
+
+
+def test_a_csv_export_reads_its_rows_from_the_replica_it_names(server, paused):
+    """The rows stream after the view has returned: they must come from the database its headers
+    name (the replica, stale while replay is paused), not from the primary (issue 22 #4)."""
+    http, base = server.session(), server.url
+    before = http.get(f"{base}/api/reports/customers/?format=csv")
+    assert before.status_code == 200 and served_by(before) == "replica1"
+    created = http.post(
+        f"{base}/api/customers/", json={"name": "Newer", "email": f"n{time.monotonic_ns()}@x.io"}
+    )
+    customer_id = str(created.json()["id"])
+
+    def ids(export) -> list[str]:
+        return [line.split(",", 1)[0] for line in export.text.splitlines()[1:]]
+
+    # (replay is paused: the replica does not have this customer; the primary does)
+    export = http.get(f"{base}/api/reports/customers/?format=csv")
+    assert export.status_code == 200 and served_by(export) == "replica1"
+    assert export.headers["ETag"] == before.headers["ETag"]  # the replica's validators
+    assert export.text == before.text and customer_id not in ids(export)  # and its rows
+    # The writer's own read goes to the primary, rows and all.
+    mine = http.get(
+        f"{base}/api/reports/customers/?format=csv",
+        headers={"X-Min-LSN": created.headers["X-Command-LSN"]},
+    )
+    assert mine.status_code == 200 and served_by(mine) == "default"
+    assert customer_id in ids(mine) and ids(mine)[:-1] == ids(export)

@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from orders.api.idempotency import KEY_PATTERN
 from orders.api.preconditions import IF_MATCH_PATTERN
+from orders.api.serializers import TEXT_PATTERN
 from orders.models import OrderStatus
 
 
@@ -127,11 +128,13 @@ def patch_bodies_required(result, generator, request, public):
     for name, component in result.get("components", {}).get("schemas", {}).items():
         if name.endswith("Request"):
             for field in component.get("properties", {}).values():
-                # DRF trims text, then refuses it blank or holding a NUL: neither is a value.
+                # Text: DRF trims it, then refuses it blank; a control character is refused
+                # anywhere (orders/api/serializers.py, TextField). An email's format already
+                # refuses both (and a pattern would make generators draw addresses from it).
                 if (
                     field.get("type") == "string"
                     and field.get("minLength")
                     and not (field.keys() & {"pattern", "format", "enum"})
                 ):
-                    field["pattern"] = r"^[^\x00]*[^\x00\s][^\x00]*$"
+                    field["pattern"] = TEXT_PATTERN
     return result

@@ -42,6 +42,37 @@ def quantity_field():
     return serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
 
 
+# Control characters (C0, DEL, C1) are refused in every text field of a command.
+CONTROL_CHARACTERS = r"\x00-\x1f\x7f-\x9f"
+_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
+# Text as the schema declares it (orders/api/schema.py): something besides whitespace, which DRF
+# trims, and no control character.
+TEXT_PATTERN = f"^[^{CONTROL_CHARACTERS}]*[^{CONTROL_CHARACTERS}\\s][^{CONTROL_CHARACTERS}]*$"
+
+
+class TextField(serializers.CharField):
+    """DRF's CharField as the schema declares it: its max_length counts the text as sent (DRF
+    trims the whitespace around it, then measured only what was left, so a value longer than the
+    schema's maxLength passed), and a control character anywhere is refused."""
+
+    default_error_messages = {
+        "control_character": "Control characters (U+0000 to U+001F, U+007F to U+009F) are not "
+        "allowed."
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            if self.max_length is not None and len(data) > self.max_length:
+                self.fail("max_length", max_length=self.max_length)
+            if _CONTROL.search(data):
+                self.fail("control_character")
+        return super().to_internal_value(data)
+
+
+class EmailTextField(TextField, serializers.EmailField):
+    """An email address, as TextField measures and refuses text."""
+
+
 class AtLeastOneFieldMixin:
     def validate(self, attrs):
         if not attrs:
@@ -51,13 +82,13 @@ class AtLeastOneFieldMixin:
 
 
 class CustomerCreateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    email = serializers.EmailField(max_length=254)
+    name = TextField(max_length=200)
+    email = EmailTextField(max_length=254)
 
 
 class CustomerUpdateInput(AtLeastOneFieldMixin, serializers.Serializer):
-    name = serializers.CharField(max_length=200, required=False)
-    email = serializers.EmailField(max_length=254, required=False)
+    name = TextField(max_length=200, required=False)
+    email = EmailTextField(max_length=254, required=False)
 
 
 class CustomerOutput(serializers.Serializer):
@@ -67,14 +98,14 @@ class CustomerOutput(serializers.Serializer):
 
 
 class ProductCreateInput(serializers.Serializer):
-    sku = serializers.CharField(max_length=64)
-    name = serializers.CharField(max_length=200)
+    sku = TextField(max_length=64)
+    name = TextField(max_length=200)
     unit_price = money_field()
     is_active = serializers.BooleanField(required=False, default=True)
 
 
 class ProductUpdateInput(AtLeastOneFieldMixin, serializers.Serializer):
-    name = serializers.CharField(max_length=200, required=False)
+    name = TextField(max_length=200, required=False)
     unit_price = money_field(required=False)
     is_active = serializers.BooleanField(required=False)
 

@@ -2,13 +2,17 @@
 
 All the matching rows, filtered and ordered as the JSON list, without pagination, streamed: the
 rows come from a server-side cursor `CHUNK_SIZE` at a time and leave as CSV lines as they come,
-so a million-row report never sits in memory. Values are written as the JSON API writes them.
+so a million-row report never sits in memory. Values are written as the JSON API writes them,
+except a text cell a spreadsheet would run as a formula (OWASP "CSV injection": it begins with
+`=`, `+`, `-`, `@`, a tab or a carriage return), which gets a leading `'`. Numbers stay numbers,
+negative ones included: what is text is decided by the serializer field, not by the value.
 """
 
 import csv
 import json
 
 from django.http import StreamingHttpResponse
+from rest_framework import serializers
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -28,12 +32,39 @@ class CSVRenderer(BaseRenderer):
             return b""
         rows = data if isinstance(data, list) else [data]
         fields = list(rows[0]) if rows else []
-        out = _Line()
-        writer = csv.writer(out)
+        numbers = _number_fields(renderer_context)
+        writer = csv.writer(_Line())
         return "".join(
             [writer.writerow(fields)]
-            + [writer.writerow([_cell(row.get(f)) for f in fields]) for row in rows]
+            + [
+                writer.writerow(
+                    [_cell(row.get(f)) if f in numbers else _text(row.get(f)) for f in fields]
+                )
+                for row in rows
+            ]
         )
+
+
+# A spreadsheet runs a cell that begins with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER_FIELDS = (serializers.IntegerField, serializers.DecimalField, serializers.FloatField)
+
+
+def _number_fields(renderer_context) -> set[str]:
+    """The names of the view's serializer's number fields (every other field is text)."""
+    view = (renderer_context or {}).get("view")
+    if view is None:
+        return set()
+    fields = view.get_serializer_class()().fields
+    return {name for name, field in fields.items() if isinstance(field, _NUMBER_FIELDS)}
+
+
+def _text(value):
+    """A text cell, with a leading ' when a spreadsheet would read it as a formula."""
+    value = _cell(value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 class _Line:
@@ -59,13 +90,14 @@ def csv_lines(queryset, serializer_class):
     names = list(fields)
     sources = [fields[name].source for name in names]
     converters = [fields[name].to_representation for name in names]
+    cells = [_cell if isinstance(fields[name], _NUMBER_FIELDS) else _text for name in names]
     writer = csv.writer(_Line())
     yield writer.writerow(names)
     for values in queryset.values_list(*sources).iterator(chunk_size=CHUNK_SIZE):
         yield writer.writerow(
             [
-                "" if value is None else _cell(convert(value))
-                for value, convert in zip(values, converters, strict=True)
+                "" if value is None else cell(convert(value))
+                for value, convert, cell in zip(values, converters, cells, strict=True)
             ]
         )
 

@@ -90,6 +90,23 @@ def test_users_without_the_report_permissions_get_403(request, role):
     assert browser(request.getfixturevalue(role)).get("/dashboard/").status_code == 403
 
 
+def test_one_report_permission_is_not_enough(db):
+    """The page shows every report: it needs every report's view permission, not any one."""
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import make_user
+
+    for report in REPORTS:
+        user = make_user(f"only-{report.name}")
+        user.user_permissions.add(
+            Permission.objects.get(
+                content_type__app_label="reporting",
+                codename=f"view_{report.view._meta.model_name}",
+            )
+        )
+        assert browser(user).get("/dashboard/").status_code == 403, report.name
+
+
 @pytest.mark.parametrize("role", ["analyst", "superuser"])
 def test_analysts_and_superusers_see_it(request, role, fresh_views):
     response = page(request.getfixturevalue(role))
@@ -110,15 +127,24 @@ def test_linked_from_the_landing_page_and_the_admin(superuser):
 
 def test_tiles_sum_the_periods_and_compare_with_the_previous_ones(analyst, history):
     html = page(analyst).content.decode()
-    # today: 10 (1 order); yesterday nothing before it in its period of 1 day -> "new"
+    # today: 10 (1 order), against its previous period of 1 day, yesterday: 20 (1 order, paid)
     assert (tile(html, 1, "revenue"), tile(html, 1, "order_count")) == ("10.00", "1")
     assert tile(html, 1, "average_order_value") == "10.00"
+    block = html.split('id="tile-1"', 1)[1].split("</article>", 1)[0]
+    changes = re.findall(r'class="change">(.*?)</dd>', block, re.DOTALL)
+    assert [change.strip() for change in changes] == [
+        '<span class="down">▼ 50.0%</span>',  # revenue 10 against 20
+        '<span class="flat">± 0%</span>',  # 1 order against 1
+        '<span class="down">▼ 50.0%</span>',  # average 10 against 20
+    ]
+    assert "previous 1 day: 20.00 from 1 order<" in block
     # last 7 days: 10 + 20 + 40 = 70 from 3 orders; the 7 before: 80 (the cancelled 5 counts not)
     assert (tile(html, 7, "revenue"), tile(html, 7, "order_count")) == ("70.00", "3")
     assert tile(html, 7, "average_order_value") == "23.33"
     block = html.split('id="tile-7"', 1)[1].split("</article>", 1)[0]
     assert "▼ 12.5%" in block  # revenue 70 against 80
     assert "▲ 200.0%" in block  # 3 orders against 1
+    assert "previous 7 days: 80.00 from 1 order<" in block
     assert (tile(html, 30, "revenue"), tile(html, 30, "order_count")) == ("150.00", "4")
     assert "new" in html.split('id="tile-30"', 1)[1].split("</article>", 1)[0]
 

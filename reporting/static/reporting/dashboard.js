@@ -44,10 +44,16 @@
     text: s.y, textposition: "auto", hovertemplate: "%{x}: %{y} orders<extra></extra>"
   }], {yaxis: {tickformat: ",d"}});
 
+  // plotly reads a subset of HTML in the text it draws (<b>, <i>, <br>, <a href>, entities):
+  // names are plain text, so their markup characters go in as entities, which it shows as typed.
+  function plain(text) {
+    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
   function ranking(id, series, color) {
     // Horizontal bars, largest on top; each bar links to its report row.
     var el = draw(id, [{
-      type: "bar", orientation: "h", x: series.x.slice().reverse(), y: series.y.slice().reverse(),
+      type: "bar", orientation: "h", x: series.x.slice().reverse(), y: series.y.map(plain).reverse(),
       customdata: series.links.slice().reverse(), marker: {color: color},
       text: series.x.slice().reverse().map(function (v) { return v.toLocaleString("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2}); }),
       textposition: "auto", cliponaxis: false,
@@ -70,7 +76,7 @@
   var pm = data.product_months, palette = [blue, "#0d9488", "#f59e0b", "#8b5cf6", "#ef4444"];
   var monthly = draw("chart-product-months", pm.series.map(function (s, i) {
     return {
-      type: "bar", name: s.name, x: pm.months, y: s.y, customdata: s.links,
+      type: "bar", name: plain(s.name), x: pm.months, y: s.y, customdata: s.links,
       marker: {color: palette[i % palette.length]},
       hovertemplate: "%{x}<br><b>%{y:,.2f}</b><br>click: open the report row<extra>%{fullData.name}</extra>"
     };
