@@ -20,7 +20,7 @@ import logging
 from django.db import connection, transaction
 from django.db.migrations import operations
 
-from reporting import rebuild, tables
+from reporting import rebuild
 from reporting.catalog import REPORTS
 from reporting.report import Report
 from reporting.serving import serving
@@ -131,7 +131,6 @@ def after_migrate(sender, using="default", **kwargs):
 def views_sync(progress=None) -> list[str]:
     """Create missing views, swap changed ones online, reconcile indexes; rebuild (or mark for a
     rebuild) the read tables of the reports whose view was created or changed. Returns those."""
-    served = serving()
     rebuilt = []
     for report in REPORTS:
         state = view_state(report)
@@ -140,10 +139,7 @@ def views_sync(progress=None) -> list[str]:
             continue
         logger.info("view of %s is %s: rebuilding it online", report.name, state)
         rebuild.view_rebuild(report, progress)
-        if served.serves_tables:
-            rebuild.table_rebuild(report, progress)
-        else:
-            tables.left_behind([report.name])
+        serving().definition_changed(report, progress)
         rebuilt.append(report.name)
     return rebuilt
 

@@ -88,6 +88,11 @@ class Serving:
                     results.append(rebuild.table_rebuild(report, progress))
         return results
 
+    def definition_changed(self, report: Report, progress=None) -> None:
+        """The report's view was just created or swapped for a new definition (reporting.migration):
+        its read table no longer matches it. Here nobody reads the table: it waits for a rebuild."""
+        tables.left_behind([report.name])
+
     def tables_repair(self, names=None) -> list[tuple[verify.Verification, verify.Verification]]:
         """Repair the served read tables against their definitions: (found, after) per table.
         Nothing to do where the views are served."""
@@ -207,6 +212,9 @@ class IncrementalServing(Serving):
 
     def bulk_loaded(self):
         tables_rebuild()
+
+    def definition_changed(self, report, progress=None):
+        rebuild.table_rebuild(report, progress)  # served: rebuilt online, at once
 
     def tables_repair(self, names=None):
         repaired = []
