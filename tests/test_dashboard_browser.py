@@ -188,8 +188,26 @@ def test_dashboard_charts_show_the_api_numbers_and_bars_open_report_rows(
         "delivered": 0,
         "cancelled": 1,
     }
+    # Top products month by month: each bar is the product-months report's row (0 without one).
+    months = page.evaluate(
+        "() => JSON.parse(document.getElementById('dashboard-charts').textContent)"
+        ".product_months.months"
+    )
+    rows = http.get(
+        f"{base}/api/reports/product-months/?from={months[0]}&to={months[-1]}&page_size=1000"
+    ).json()["results"]
+    revenue = {(r["product_id"], r["month"]): float(r["revenue"]) for r in rows}
+    monthly = page.evaluate(
+        "() => document.getElementById('chart-product-months').data"
+        ".map(t => ({y: Array.from(t.y), links: t.customdata}))"
+    )
+    assert len(monthly) == min(5, len({product for product, _ in revenue})) > 0
+    for series in monthly:
+        product = int(series["links"][0].split("/")[4])  # /api/reports/product-months/<id>/<m>/
+        assert series["y"] == [revenue.get((product, month), 0.0) for month in months]
     # The tables carry the same numbers (the page without JavaScript).
     assert page.locator("#table-products tbody tr").count() == len(products)
+    assert page.locator("#table-product-months tbody tr").count() == len(monthly)
     assert page.locator("#tile-30 [data-metric=order_count]").inner_text() == "4"
 
     # Click the top product's bar: its report row opens.
