@@ -88,6 +88,14 @@ def counted(table: str, sql: str, params: dict) -> Statement:
     )
 
 
+def follow(table: str, source: str, key: str, columns: dict[str, str], source_id) -> Statement:
+    """The report rows whose `key` is a write-model row's id take that row's current values
+    (`columns`: report column -> source column), after a rename or a price change."""
+    values = ", ".join(f"{column} = s.{copied}" for column, copied in columns.items())
+    sql = f"UPDATE {table} t SET {values} FROM {source} s WHERE s.id = %(id)s AND t.{key} = s.id"
+    return (sql, {"id": source_id})
+
+
 # --- line deltas shared by the aggregates --------------------------------------------------------
 
 

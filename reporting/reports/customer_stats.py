@@ -18,6 +18,7 @@ from reporting.maintenance import (
     Statement,
     amount,
     counted,
+    follow,
 )
 from reporting.report import MONEY_SQL, Report, copied, money
 
@@ -70,11 +71,8 @@ def _registered(event, table) -> list[Statement]:
 
 
 def _updated(event, table) -> list[Statement]:
-    sql = f"""
-        UPDATE {table} t SET name = c.name, email = c.email
-        FROM {CUSTOMERS} c WHERE c.id = %(customer)s AND t.customer_id = c.id
-    """
-    return [(sql, {"customer": event.aggregate_id})]
+    columns = {"name": "name", "email": "email"}
+    return [follow(table, CUSTOMERS, "customer_id", columns, event.aggregate_id)]
 
 
 def _placed(event, table) -> list[Statement]:

@@ -19,6 +19,7 @@ from reporting.maintenance import (
     Statement,
     amount,
     counted,
+    follow,
     line_deltas,
 )
 from reporting.report import MONEY_SQL, Report, copied, money
@@ -105,11 +106,8 @@ def _changed(event, table) -> list[Statement]:
 
 
 def _customer_renamed(event, table) -> list[Statement]:
-    sql = f"""
-        UPDATE {table} t SET customer_name = c.name, customer_email = c.email
-        FROM {CUSTOMERS} c WHERE c.id = %(customer)s AND t.customer_id = c.id
-    """
-    return [(sql, {"customer": event.aggregate_id})]
+    columns = {"customer_name": "name", "customer_email": "email"}
+    return [follow(table, CUSTOMERS, "customer_id", columns, event.aggregate_id)]
 
 
 REPORT = Report(

@@ -18,6 +18,7 @@ from reporting.maintenance import (
     Maintenance,
     Statement,
     counted,
+    follow,
     line_deltas,
 )
 from reporting.report import MONEY_SQL, Report, copied, money
@@ -119,11 +120,8 @@ def _cancelled(event, table) -> list[Statement]:
 
 
 def _product_updated(event, table) -> list[Statement]:
-    sql = f"""
-        UPDATE {table} t SET sku = p.sku, name = p.name
-        FROM {PRODUCTS} p WHERE p.id = %(product)s AND t.product_id = p.id
-    """
-    return [(sql, {"product": event.aggregate_id})]
+    columns = {"sku": "sku", "name": "name"}
+    return [follow(table, PRODUCTS, "product_id", columns, event.aggregate_id)]
 
 
 REPORT = Report(

@@ -17,6 +17,7 @@ from reporting.maintenance import (
     Maintenance,
     Statement,
     counted,
+    follow,
     line_deltas,
 )
 from reporting.report import MONEY_SQL, Report, copied, money
@@ -77,12 +78,8 @@ def _added(event, table) -> list[Statement]:
 
 
 def _updated(event, table) -> list[Statement]:
-    sql = f"""
-        UPDATE {table} t
-        SET sku = p.sku, name = p.name, unit_price = p.unit_price, is_active = p.is_active
-        FROM {PRODUCTS} p WHERE p.id = %(product)s AND t.product_id = p.id
-    """
-    return [(sql, {"product": event.aggregate_id})]
+    columns = {name: name for name in ("sku", "name", "unit_price", "is_active")}
+    return [follow(table, PRODUCTS, "product_id", columns, event.aggregate_id)]
 
 
 def _lines(event, table) -> list[Statement]:
