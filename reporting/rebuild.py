@@ -1,7 +1,7 @@
 """Online rebuilds: new contents built beside the served ones, swapped in under a short lock.
 
 A read table (incremental strategy), the recipe of online schema-change tools (gh-ost, pg-osc):
-1. fill a shadow table from the view's definition in one REPEATABLE READ snapshot S, then build
+1. fill a shadow table from the view's definition in one statement (one snapshot, S), then build
    its indexes; commands keep maintaining the served table meanwhile;
 2. catch up: replay, with the report's own maintenance, every event committed after S (in
    passes, each up to a newer snapshot) into the shadow, until a pass finds few;
@@ -113,7 +113,7 @@ def table_rebuild(report: Report, progress: Progress | None = None) -> RebuildRe
     _analyze(live)
     result = RebuildResult(
         report=report.name,
-        rows=_rows_now(live) or 0,
+        rows=_rows_counted(live),
         seconds=time.perf_counter() - started,
         passes=passes,
         replayed=replayed,
@@ -128,12 +128,15 @@ def _fill_table(report: Report, live: str, shadow: str) -> tuple[str, int]:
     """The shadow, filled from the definition in one snapshot; returns (that snapshot, rows)."""
     columns = ", ".join(report.columns())
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        cursor.execute("SELECT pg_current_snapshot()::text")  # the transaction's snapshot
-        (snapshot,) = cursor.fetchone()
         cursor.execute(f"CREATE TABLE {shadow} (LIKE {live} INCLUDING DEFAULTS)")
-        cursor.execute(f"INSERT INTO {shadow} ({columns}) {definition_sql(report)}")
-        rows = cursor.rowcount
+        # One statement: the snapshot it reports is the one its INSERT read.
+        cursor.execute(
+            f"""
+            WITH filled AS (INSERT INTO {shadow} ({columns}) {definition_sql(report)} RETURNING 1)
+            SELECT pg_current_snapshot()::text, count(*) FROM filled
+            """
+        )
+        snapshot, rows = cursor.fetchone()
         cursor.execute(
             f"INSERT INTO {ROW_COUNT} (table_name, slot, rows) VALUES (%s, 0, %s)", [shadow, rows]
         )
@@ -381,6 +384,15 @@ def _rows_now(relation: str) -> int | None:
         )
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+def _rows_counted(table: str) -> int:
+    """A read table's rows, from its row-count slots (exact)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT coalesce(sum(rows), 0) FROM {ROW_COUNT} WHERE table_name = %s", [table]
+        )
+        return cursor.fetchone()[0]
 
 
 def _analyze(relation: str) -> None:

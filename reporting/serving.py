@@ -62,7 +62,10 @@ class Serving:
         """After the command committed, before it returns: the reports that could not be brought
         up to date (now stale)."""
         names = [report.name for report in reports_changed_by(event_types)]
-        tables.left_behind(names)  # the commands do not maintain the read tables here
+        try:
+            tables.left_behind(names)  # the commands do not maintain the read tables here
+        except DatabaseError as error:  # the command is committed: say so, refresh anyway
+            logger.error("could not mark the read tables of %s left behind: %s", names, error)
         return self._after_commit(names)
 
     def _after_commit(self, names: list[str]) -> list[str]:
@@ -72,10 +75,6 @@ class Serving:
         """Rows were written without the services (demo seeding): bring every report up to date."""
 
     # --- operators -------------------------------------------------------------------------------
-
-    def refresh(self, names=None) -> list[refresh.RefreshResult]:
-        """`refresh_views`: refresh the views (heals stale ones)."""
-        return refresh.refresh_views(names)
 
     def rebuild(self, names=None, progress=None) -> list[rebuild.RebuildResult]:
         """`refresh_views --rebuild`: every view recreated from its SQL, online (reporting.rebuild),
