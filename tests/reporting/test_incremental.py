@@ -26,6 +26,8 @@ from tests.factories import customer_make, order_make, product_make
 from tests.reporting.recompute import assert_reports_match_write_model
 from tests.threads import Thread
 
+pytestmark = pytest.mark.pins_strategy  # each test sets its strategy itself
+
 
 def differences() -> dict:
     return {r.name: verify.table_verify(r).keys for r in REPORTS if not verify.table_verify(r).ok}

@@ -15,6 +15,8 @@ from tests.factories import customer_make, order_make, product_make
 TABLES = [report.table._meta.db_table for report in REPORTS]
 TABLE = re.compile(r"\b(" + "|".join(TABLES) + r")\b")
 
+pytestmark = pytest.mark.pins_strategy  # each test sets its strategy itself
+
 
 def tables_in_order_of_use(sql: str) -> list[str]:
     """The read tables a statement batch names, each at its first use, in the batch's order."""

@@ -22,6 +22,8 @@ from tests.factories import order_make
 ROOT = Path(__file__).resolve().parents[2]
 COPIED = ("manage.py", "pyproject.toml", "config", "infra", "orders", "reporting")
 
+pytestmark = pytest.mark.pins_strategy  # each test sets its strategy itself
+
 
 class Project:
     """A copy of this project with a database of its own: edit files, run manage.py."""

@@ -14,7 +14,7 @@ from tests.db import other_session
 from tests.factories import customer_make, order_make, product_make
 from tests.threads import Thread
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.pins_strategy]
 
 
 @pytest.fixture
