@@ -46,6 +46,39 @@ MODULES: dict[str, list[str]] = {
         "not worker",  # the worker subprocess tests take minutes per mutant
     ],
     "orders/services.py": ["tests/orders/test_services.py", "tests/orders/test_api.py"],
+    # The incremental maintenance: the kit every report's maintenance uses, and the report whose
+    # maintenance locks and recomputes (a customer's first and last order after a cancellation).
+    "reporting/maintenance.py": [
+        "tests/reporting/test_incremental.py",
+        "tests/reporting/test_incremental_examples.py",
+        "tests/reporting/test_lock_order.py",
+        "tests/reporting/test_online_rebuild.py",
+    ],
+    "reporting/reports/customer_stats.py": [
+        "tests/reporting/test_incremental.py",
+        "tests/reporting/test_incremental_examples.py",
+        "tests/reporting/test_incremental_races.py",
+    ],
+    "reporting/verify.py": [
+        "tests/reporting/test_incremental.py",
+        "tests/reporting/test_row_counts.py",
+        "tests/reporting/test_verify_and_etag_holes.py",
+        "tests/reporting/test_incremental_races.py",
+    ],
+    "reporting/api/export.py": [
+        "tests/reporting/test_export.py",
+        "tests/reporting/test_export_formulas.py",
+    ],
+    "reporting/api/health.py": [
+        "tests/reporting/test_health.py",
+        "tests/reporting/test_health_and_metrics_holes.py",
+    ],
+    "reporting/api/metrics.py": [
+        "tests/test_metrics.py",
+        "tests/reporting/test_health_and_metrics_holes.py",
+    ],
+    "infra/auth.py": ["tests/test_security.py", "-k", "token or throttl or auth"],
+    "infra/replicas.py": ["tests/test_replicas.py"],  # a standby pair: minutes per mutant
 }
 
 # Survivors no test can kill: (module, line, operator) -> why the mutant behaves like the original.
