@@ -26,7 +26,8 @@ from pathlib import Path
 
 import requests
 
-from infra.replica_pair import AppServer, ReplicaPair, bindir_version, manage, wheel_bindir
+from benchmarks.appserver import AppServer, manage
+from infra.replica_pair import ReplicaPair, bindir_version, wheel_bindir
 
 RESULTS = Path(__file__).resolve().parent / "results" / "replicas.json"
 READS = [

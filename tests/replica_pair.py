@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.replica_pair import AppServer, bindir_version, manage, wheel_bindir
+from benchmarks.appserver import AppServer, manage
+from infra.replica_pair import bindir_version, wheel_bindir
 
 __all__ = ["AppServer", "bindir_for", "manage", "unavailable"]
 
