@@ -77,15 +77,9 @@ class Serving:
     # --- operators -------------------------------------------------------------------------------
 
     def rebuild(self, names=None, progress=None) -> list[rebuild.RebuildResult]:
-        """`refresh_views --rebuild`: every view recreated from its SQL, online (reporting.rebuild),
-        and where the read tables are served, every table too."""
-        results = []
-        for report in REPORTS:
-            if names is None or report.name in set(names):
-                results.append(rebuild.view_rebuild(report, progress))
-                if self.serves_tables:
-                    results.append(rebuild.table_rebuild(report, progress))
-        return results
+        """`refresh_views --rebuild`: what is served, rebuilt online (reporting.rebuild): here every
+        view, recreated from its SQL."""
+        return [rebuild.view_rebuild(report, progress) for report in _chosen(names)]
 
     def definition_changed(self, report: Report, progress=None) -> None:
         """The report's view was just created or swapped for a new definition (reporting.migration):
@@ -212,6 +206,12 @@ class IncrementalServing(Serving):
     def bulk_loaded(self):
         tables_rebuild()
 
+    def rebuild(self, names=None, progress=None):
+        """Every read table refilled from its view's definition, online. The views are not served
+        here: they are left as they are (`refresh_views` brings them up to date, as before a
+        switch back to a view strategy)."""
+        return [rebuild.table_rebuild(report, progress) for report in _chosen(names)]
+
     def definition_changed(self, report, progress=None):
         rebuild.table_rebuild(report, progress)  # served: rebuilt online, at once
 
@@ -240,6 +240,10 @@ class IncrementalServing(Serving):
         health["status"] = "fresh" if health["table_current"] else "rebuild needed"
         health["last_error"] = ""
         return health
+
+
+def _chosen(names) -> list[Report]:
+    return [report for report in REPORTS if names is None or report.name in set(names)]
 
 
 def tables_rebuild(progress=None) -> list[rebuild.RebuildResult]:
