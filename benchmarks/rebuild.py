@@ -55,6 +55,7 @@ RESULTS = BASE_DIR / "benchmarks" / "results" / "rebuild.json"
 MAX_MS = 250.0  # issue 21: no command slower than this during a rebuild
 P99_FACTOR = 2.0  # issue 21: p99 during a rebuild at most twice the p99 without one
 WARMUP_SECONDS = 2.0
+SYNC_SECONDS_1M = 60.0
 CHANGED_REPORT = "order_summary"
 ORIGINAL_TAIL = "GROUP BY o.id, c.id"
 CHANGED_TAIL = "WHERE o.id > 0\n        GROUP BY o.id, c.id"  # equivalent: ids are positive
@@ -310,6 +311,14 @@ def cpu_between(start: Cpu, end: Cpu) -> dict:
     }
 
 
+def background(seconds: float = 5.0) -> dict:
+    """The machine before the benchmark loads it: load average, and cores busy over a few
+    seconds (all of it other processes' work, or PostgreSQL's background work)."""
+    start = Cpu.now()
+    time.sleep(seconds)
+    return {"loadavg": list(os.getloadavg()), **cpu_between(start, Cpu.now())}
+
+
 # --- what each scenario's rebuild phase runs -----------------------------------------------------
 
 
@@ -469,7 +478,14 @@ def definition_change(variant: str, changed: bool) -> None:
     if variant == "online":
         from reporting.migration import views_sync
 
-        outcome = {"rebuilt": views_sync()}
+        phases = []
+
+        def progress(report, phase, **numbers):  # what migrate logs, with the time it happened
+            at = round((time.perf_counter() - started) * 1000, 1)
+            phases.append({"report": report.name, "phase": phase, "at_ms": at, **numbers})
+            print(f"{at:9.1f} ms rebuild {report.name}: {phase} {numbers}", flush=True)
+
+        outcome = {"rebuilt": views_sync(progress), "phases": phases}
     else:
         from django.db import connection
         from django_pgviews.management.operations.create_materialized import (
@@ -482,6 +498,16 @@ def definition_change(variant: str, changed: bool) -> None:
 
 
 # --- checks after the load ------------------------------------------------------------------------
+
+
+def health(strategy: str) -> dict[str, str]:
+    """Each report's status as /healthz would show it under `strategy`."""
+    from django.test.utils import override_settings
+
+    from reporting.serving import serving
+
+    with override_settings(READ_MODEL_REFRESH=strategy):
+        return {name: found["status"] for name, found in serving().report_health().items()}
 
 
 def check_tables() -> dict:
@@ -497,6 +523,7 @@ def check_tables() -> dict:
         "ok": process.returncode == 0,
         "seconds": time.monotonic() - started,
         "output": output[-3000:],
+        "health": health("incremental"),
     }
 
 
@@ -545,6 +572,7 @@ def check_views(variant: str) -> dict:
         "definitions": states,
         "ok": ok,
         "seconds": time.monotonic() - started,
+        "health": health("sync"),
     }
 
 
@@ -685,7 +713,7 @@ def measure_size(size: int, args, report: dict, save) -> dict:
     from benchmarks.run import served
     from orders.models import Order
 
-    found = {"rounds": []}
+    found = {"rounds": [], "background": background()}
     existing = Order.objects.count()
     if args.reuse and size <= existing < size * 1.1:
         print(f"reusing the database's {existing:,} orders", flush=True)
@@ -703,6 +731,21 @@ def measure_size(size: int, args, report: dict, save) -> dict:
     credentials = {"token": token.key, "analyst_token": analyst_token}
     shop = s.Shop()
     rounds = args.rounds or (2 if size <= 100_000 else 1)
+    load = {
+        "incremental": (args.clients, args.seconds),
+        # A sync command refreshes every view it changes: seconds at 100k, tens of seconds at 1M,
+        # so the baseline is longer there (at least SYNC_SECONDS_1M) to hold a few commands.
+        "sync": (
+            args.sync_clients or args.clients,
+            args.sync_seconds
+            or (args.seconds if size < 1_000_000 else max(args.seconds, SYNC_SECONDS_1M)),
+        ),
+    }
+    found["settings"] = {
+        "rounds": rounds,
+        **{f"{strategy}_clients": clients for strategy, (clients, _) in load.items()},
+        **{f"{strategy}_seconds": seconds for strategy, (_, seconds) in load.items()},
+    }
     wanted = [name for name in SCENARIOS if name in args.scenarios]
     logs = Path(tempfile.mkdtemp(prefix="bench-rebuild-"))
     found["server_logs"] = str(logs)
@@ -716,8 +759,7 @@ def measure_size(size: int, args, report: dict, save) -> dict:
             if not order:
                 continue
             strategy = SCENARIOS[order[0]][0]
-            clients = args.sync_clients if strategy == "sync" else args.clients
-            seconds = args.sync_seconds if strategy == "sync" else args.seconds
+            clients, seconds = load[strategy]
             this["prepared"].append(prepare(strategy))
             log = logs / f"{size}-round{number}-{strategy}.log"
             with served(log=log, LOG_LEVEL="INFO", READ_MODEL_REFRESH=strategy) as base:
@@ -727,8 +769,8 @@ def measure_size(size: int, args, report: dict, save) -> dict:
                         base,
                         credentials,
                         shop,
-                        clients or args.clients,
-                        seconds or args.seconds,
+                        clients,
+                        seconds,
                     )
                     save()
         found["summary"] = summarize(found["rounds"])
@@ -801,7 +843,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None, help="default: 2 up to 100k, else 1")
     parser.add_argument("--sync-clients", type=int, default=None, help="sync scenarios' clients")
     parser.add_argument(
-        "--sync-seconds", type=float, default=None, help="sync scenarios' baseline phase"
+        "--sync-seconds",
+        type=float,
+        default=None,
+        help=f"sync scenarios' baseline phase (default: --seconds, at least {SYNC_SECONDS_1M:.0f} "
+        "from 1M orders)",
     )
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -830,12 +876,10 @@ def main() -> None:
         "machine": machine(),
         "code": code_version(),
         "started_at": datetime.now(UTC).isoformat(),
+        "arguments": sys.argv[1:],
+        "background": background(),
         "settings": {
-            "clients": args.clients,
-            "seconds": args.seconds,
             "warmup_seconds": WARMUP_SECONDS,
-            "sync_clients": args.sync_clients or args.clients,
-            "sync_seconds": args.sync_seconds or args.seconds,
             "read_paths": list(READ_PATHS),
             "changed_definition": f"{CHANGED_REPORT}: {ORIGINAL_TAIL!r} -> {CHANGED_TAIL!r}",
             "targets": {"p99_factor": P99_FACTOR, "max_ms": MAX_MS},
