@@ -55,7 +55,7 @@ RESULTS = BASE_DIR / "benchmarks" / "results" / "rebuild.json"
 MAX_MS = 250.0  # issue 21: no command slower than this during a rebuild
 P99_FACTOR = 2.0  # issue 21: p99 during a rebuild at most twice the p99 without one
 WARMUP_SECONDS = 2.0
-SYNC_SECONDS_1M = 60.0
+SYNC_SECONDS_1M = 180.0
 CHANGED_REPORT = "order_summary"
 ORIGINAL_TAIL = "GROUP BY o.id, c.id"
 CHANGED_TAIL = "WHERE o.id > 0\n        GROUP BY o.id, c.id"  # equivalent: ids are positive
@@ -256,6 +256,99 @@ def phase_stats(load: Load, in_phase, seconds: float, loadavg: tuple, cpu: tuple
     }
 
 
+# --- what the database's backends wait for ---------------------------------------------------------
+
+
+class Activity:
+    """pg_stat_activity of the benchmark's database, sampled while the load runs: which active
+    backends wait, on what, and for how long. Lock waits tell a rebuild's locks from the CPU and
+    I/O it takes from the commands."""
+
+    QUERY = r"""
+        SELECT a.pid, a.wait_event_type, a.wait_event,
+               extract(epoch FROM clock_timestamp() - a.query_start) * 1000,
+               left(regexp_replace(a.query, '\s+', ' ', 'g'), 90), pg_blocking_pids(a.pid)
+        FROM pg_stat_activity a
+        WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+          AND a.state = 'active'
+    """
+
+    def __init__(self, url: str, interval: float = 0.25):
+        self.url, self.interval = url, interval
+        self.samples: list[tuple[float, list]] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self.stopping.is_set():
+                rows = conn.execute(self.QUERY).fetchall()
+                self.samples.append((time.monotonic(), rows))
+                self.stopping.wait(self.interval)
+
+    def summary(self, start: float, end: float) -> dict:
+        """Per sample, on average, how many active backends waited on each wait event, and the
+        longest lock wait seen with what held it."""
+        samples = [rows for at, rows in self.samples if start <= at <= end]
+        waits: dict[str, int] = {}
+        longest = None
+        for rows in samples:
+            queries = {row[0]: row[4] for row in rows}
+            for _pid, kind, event, ms, query, blockers in rows:
+                if kind is None or kind in ("Activity", "Client", "Extension"):
+                    continue
+                ms = float(ms or 0)
+                waits[f"{kind}:{event}"] = waits.get(f"{kind}:{event}", 0) + 1
+                if kind == "Lock" and (longest is None or ms > longest["ms"]):
+                    longest = {
+                        "ms": round(ms, 1),
+                        "event": event,
+                        "query": query,
+                        "blocked_by": [queries.get(pid, f"pid {pid}") for pid in blockers or []],
+                    }
+        per_sample = {
+            event: round(count / len(samples), 3)
+            for event, count in sorted(waits.items(), key=lambda item: -item[1])
+        }
+        return {
+            "samples": len(samples),
+            "waiting_per_sample": per_sample,
+            "longest_lock_wait": longest,
+        }
+
+
+LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) (ERROR|WARNING|CRITICAL) (.*)")
+
+
+def server_problems(log: Path, start: float, end: float) -> dict:
+    """The server's ERROR and WARNING lines between two wall-clock times (its log's timestamps
+    are local time): a command's refresh that failed is not a 5xx, but it leaves a view stale."""
+    lines = []
+    if log and log.exists():
+        for line in log.read_text(errors="replace").splitlines():
+            match = LOG_LINE.match(line)
+            if not match:
+                continue
+            at = datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            if start <= at <= end:
+                lines.append(f"{match[2]} {match[3]}"[:300])
+    kinds: dict[str, int] = {}
+    for line in lines:
+        key = re.sub(r"\[[0-9a-f]{32}\] ", "", line)[:120]
+        kinds[key] = kinds.get(key, 0) + 1
+    return {"count": len(lines), "kinds": kinds}
+
+
 # --- who else uses the machine --------------------------------------------------------------------
 
 
@@ -346,6 +439,7 @@ class Timed:
     started: float | None = None
     ended: float | None = None
     lines: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # when each line came (monotonic)
     returncode: int | None = None
     stderr_tail: str = ""
 
@@ -354,12 +448,14 @@ class Timed:
         return None if self.started is None else self.ended - self.started
 
 
-def timed_run(process: subprocess.Popen, stderr_file, on_start=None) -> Timed:
+def timed_run(process: subprocess.Popen, stderr_file, on_start=None, marker=None) -> Timed:
+    """`marker`: the work starts at the first line that begins with it (else at the first line:
+    `manage.py shell` prints what it imported before the code runs)."""
     result = Timed()
     ended = None
     for line in process.stdout:
         now = time.monotonic()
-        if result.started is None:
+        if result.started is None and (marker is None or line.startswith(marker)):
             result.started = now
             if on_start:
                 on_start(now)
@@ -368,6 +464,7 @@ def timed_run(process: subprocess.Popen, stderr_file, on_start=None) -> Timed:
             if line.startswith("END"):
                 result.ended = now
         result.lines.append(line.rstrip("\n"))
+        result.times.append(now)
     result.returncode = process.wait()
     result.ended = result.ended or ended or time.monotonic()
     if result.started is None:  # no output at all: the whole process
@@ -381,13 +478,15 @@ def run_operation(scenario: str, on_start) -> tuple[Timed, dict]:
     """The rebuild phase's work, in a subprocess; returns its timing and what it reported."""
     strategy, variant, _ = SCENARIOS[scenario]
     with tempfile.TemporaryFile("w+") as errors:
+        marker = "BEGIN"
         if scenario == "incremental-online":
             process = manage("refresh_views", "--rebuild", strategy=strategy, stderr=errors)
+            marker = None  # its first line: the first report's first phase
         elif scenario == "incremental-offline":
             process = shell(_call("offline_tables_rebuild"), strategy, stderr=errors)
         else:
             process = shell(_call("definition_change", variant, True), strategy, stderr=errors)
-        run = timed_run(process, errors, on_start)
+        run = timed_run(process, errors, on_start, marker)
     return run, operation_report(scenario, run)
 
 
@@ -402,7 +501,15 @@ REBUILD_LINE = re.compile(
 
 
 def operation_report(scenario: str, run: Timed) -> dict:
-    found: dict = {"exit_code": run.returncode}
+    found: dict = {
+        "exit_code": run.returncode,
+        # what it printed, each line with the seconds since the rebuild phase began
+        "timeline": [
+            [round(at - run.started, 3), line[:200]]
+            for at, line in list(zip(run.times, run.lines, strict=True))[:200]
+            if at >= run.started
+        ],
+    }
     if run.returncode:
         found["stderr"] = run.stderr_tail
     if scenario == "incremental-online":
@@ -580,15 +687,17 @@ def check_views(variant: str) -> dict:
 
 
 def run_scenario(
-    scenario: str, base: str, credentials: dict, shop, clients: int, seconds: float
+    scenario: str, base: str, credentials: dict, shop, clients: int, seconds: float, log: Path
 ) -> dict:
     from orders.models import Order
 
+    wall = time.time() - time.monotonic()  # monotonic + wall: the server log's clock
     strategy, variant, operation = SCENARIOS[scenario]
     print(f"  {scenario}: {clients} clients, baseline {seconds:.0f} s ...", flush=True)
     before, cpu_before = os.getloadavg(), Cpu.now()
     orders = Order.objects.count()
     load = Load(base, credentials["token"], credentials["analyst_token"], shop, clients)
+    activity = Activity(os.environ["DATABASE_URL"]).__enter__()
     load.start()
     time.sleep(WARMUP_SECONDS)
     t0, avg0, cpu0 = time.monotonic(), os.getloadavg(), Cpu.now()
@@ -604,6 +713,7 @@ def run_scenario(
     avg2, cpu2 = os.getloadavg(), Cpu.now()
     load.stop()
     stopped = time.monotonic()
+    activity.__exit__()
 
     def in_baseline(s):
         return s.start >= t0 and s.end <= t1
@@ -613,6 +723,20 @@ def run_scenario(
 
     baseline = phase_stats(load, in_baseline, t1 - t0, (avg0, avg1), (cpu0, cpu1))
     during = phase_stats(load, in_rebuild, t2 - t1, (avg1, avg2), (cpu1, cpu2))
+    for phase, start, end in ((baseline, t0, t1), (during, t1, t2)):
+        phase["database_waits"] = activity.summary(start, end)
+        phase["server_log_problems"] = server_problems(log, start + wall, end + wall)
+    during["slowest"] = [
+        {
+            "kind": c.kind,
+            "from_rebuild_start_s": round(c.start - t1, 3),
+            "ms": round(c.ms, 1),
+            "status": c.status,
+        }
+        for c in sorted(
+            (c for c in load.commands if in_rebuild(c)), key=lambda c: c.ms, reverse=True
+        )[:8]
+    ]
     print(
         f"  {scenario}: rebuild {t2 - t1:.1f} s (exit {run.returncode}); checking ...", flush=True
     )
@@ -632,6 +756,15 @@ def run_scenario(
         "baseline": baseline,
         "rebuild": during,
         "rebuild_seconds": t2 - t1,
+        "phases_at": {
+            name: datetime.fromtimestamp(at + wall, UTC).isoformat()
+            for name, at in (
+                ("baseline", t0),
+                ("rebuild", t1),
+                ("rebuilt", t2),
+                ("stopped", stopped),
+            )
+        },
         "operation_report": outcome,
         "whole_run": {
             k: everything[k]
@@ -683,6 +816,14 @@ def print_scenario(r: dict) -> None:
         f"5xx {r['whole_run']['server_errors']}, half-filled reads {r['whole_run']['half_filled_reads']}, "
         f"differences {r['correctness']['differences']} | load {d['loadavg_end'][0]:.2f}, "
         f"other processes {d['cpu']['other_processes_cores']:.2f} cores",
+        flush=True,
+    )
+    waits = d["database_waits"]["waiting_per_sample"]
+    print(
+        f"    during: backends waiting per sample {dict(list(waits.items())[:4])}, longest lock "
+        f"wait {(d['database_waits']['longest_lock_wait'] or {}).get('ms')} ms, server log "
+        f"problems {d['server_log_problems']['count']} (baseline "
+        f"{b['server_log_problems']['count']})",
         flush=True,
     )
     print(f"    targets: {r['targets']}", flush=True)
@@ -765,12 +906,7 @@ def measure_size(size: int, args, report: dict, save) -> dict:
             with served(log=log, LOG_LEVEL="INFO", READ_MODEL_REFRESH=strategy) as base:
                 for name in order:
                     this["scenarios"][name] = run_scenario(
-                        name,
-                        base,
-                        credentials,
-                        shop,
-                        clients,
-                        seconds,
+                        name, base, credentials, shop, clients, seconds, log
                     )
                     save()
         found["summary"] = summarize(found["rounds"])
