@@ -524,18 +524,20 @@ def _load(value) -> str:
 
 def _rebuild_size(size: int, found: dict) -> str:
     rounds = found.get("rounds") or []
+    count = len(rounds)
     header = [
-        f"{size_label(size)} orders: median (min–max) of the rounds",
-        "rounds",
+        f"{size_label(size)} orders, {count} round{'s' if count != 1 else ''}"
+        + (": median (min–max)" if count > 1 else ""),
         "rebuild",
         "commands without / during",
         "p99 ms without → during",
         "max ms without → during",
         "slowest read during, ms",
+        "longest lock wait ms without → during",
         "5xx",
         "half-filled reads",
         "differences",
-        "load avg (other processes' cores)",
+        "load avg; other processes' cores",
     ]
     rows, verdicts = [], []
     for key, label in REBUILD_SCENARIOS:
@@ -553,17 +555,18 @@ def _rebuild_size(size: int, found: dict) -> str:
         rows.append(
             [
                 label,
-                str(len(runs)),
                 _spread(each("rebuild_seconds"), seconds),
                 f"{_spread(each('baseline', 'commands'), _count)} / "
                 f"{_spread(each('rebuild', 'commands'), _count)}",
                 f"{_spread(each('baseline', 'p99_ms'))} → {_spread(each('rebuild', 'p99_ms'))}",
                 f"{_spread(each('baseline', 'max_ms'))} → {_spread(each('rebuild', 'max_ms'))}",
                 _spread(each("rebuild", "read_max_ms")),
+                f"{_spread(each('baseline', 'database_waits', 'longest_lock_wait', 'ms'))} → "
+                f"{_spread(each('rebuild', 'database_waits', 'longest_lock_wait', 'ms'))}",
                 _spread(each("whole_run", "server_errors"), _count),
                 _spread(each("whole_run", "half_filled_reads"), _count),
                 _spread(each("correctness", "differences"), _count),
-                f"{load_avg} ({others})",
+                f"{load_avg}; {others}",
             ]
         )
         met = []
@@ -604,29 +607,33 @@ def _rebuild_setup(found: dict, settings: dict) -> str:
         if idle
         else ""
     )
-    return (
-        f"Load: {load('incremental')}; {load('sync')}; "
-        f"after a {seconds(settings.get('warmup_seconds'))} warm-up{before}."
-    )
+    measured = {
+        name.split("-")[0] for r in found.get("rounds") or [] for name in r.get("scenarios") or {}
+    }
+    loads = "; ".join(load(s) for s in ("incremental", "sync") if s in measured) or DASH
+    return f"Load: {loads}; after a {seconds(settings.get('warmup_seconds'))} warm-up{before}."
 
 
 def rebuild(results: Results) -> str:
+    """Every rebuild run, oldest first: a table per size and its targets."""
     if not results.rebuilds:
         return "No rebuild run in benchmarks/results (python -m benchmarks.rebuild writes one)."
-    run = results.rebuilds[-1]
-    settings = run.data.get("settings") or {}
-    parts = [
-        _rebuild_size(size, found) + "\n\n" + _rebuild_setup(found, settings)
-        for size, found in run.sizes.items()
-    ]
+    parts = []
+    for run in results.rebuilds:
+        settings = run.data.get("settings") or {}
+        for size, found in run.sizes.items():
+            parts.append(_rebuild_size(size, found) + "\n\n" + _rebuild_setup(found, settings))
+        parts.append(source_run(run))
     legend = (
         "Each client places an order and pays it over HTTP, in a loop; one reader lists reports. "
         "Without: the baseline phase; during: every command that ran at some moment of the "
-        "rebuild. Load average: 1 minute, at the end of the rebuild; other processes' cores: CPU "
-        "used during the rebuild by processes that are neither the benchmark's nor its "
-        "database's backends."
+        "rebuild. Longest lock wait: the longest wait for a lock of an active backend of the "
+        "benchmark's database, sampled every 250 ms (a command behind the rebuild's lock, behind "
+        "another command's row, or, in `sync`, behind another refresh of a view). Load average: 1 minute, at the end of "
+        "the rebuild; other processes' cores: CPU used during the rebuild by processes that are "
+        "neither the benchmark's nor its database's backends."
     )
-    return "\n\n".join(parts) + f"\n\n{legend} {source_run(run)}"
+    return "\n\n".join(parts) + f"\n\n{legend}"
 
 
 BLOCKS: dict[str, Callable[[Results], str]] = {
