@@ -13,7 +13,7 @@ ORDERS ?= 100000
 # set DJANGO_DEBUG=1 unless the environment already says otherwise; serve-production sets 0.
 DEV := DJANGO_DEBUG=$${DJANGO_DEBUG:-1}
 
-.PHONY: run seed worker db-stop db-reset test lint docs bench mutate screenshot serve-production clean
+.PHONY: run seed worker db-stop db-reset test lint docs bench bench-rebuild mutate screenshot serve-production clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -80,6 +80,11 @@ serve-production: $(STAMP)
 ## Benchmarks (not part of make test): 10k and 100k orders; BENCH_ARGS=--full adds 1M
 bench: $(BENCH_STAMP)
 	$(DEV) $(PY) -m benchmarks.run $(BENCH_ARGS)
+
+## Rebuilds and definition changes under 8 HTTP clients, before and after (issue 21): 100k and
+## 1M orders, about 45 minutes; writes benchmarks/results/rebuild.json. BENCH_ARGS=--sizes 100000
+bench-rebuild: $(BENCH_STAMP)
+	$(DEV) $(PY) -m benchmarks.rebuild $(BENCH_ARGS)
 
 ## docs/dashboard.png: the dashboard on seeded demo data, in chromium (apt-get install chromium)
 screenshot: $(DEV_STAMP)

@@ -13,6 +13,8 @@ Full runs (benchmarks/run.py without --reads-only) of the same code are one meas
 sizes are the columns of one table (latest.json holds 10k and 100k, 1m.json the 1M run). The
 newest such group fills the main tables; older groups appear under `bench:earlier`.
 Reads-only runs (`--reads-only`, with or without `--baseline`) and replica runs each get a table.
+Rebuild runs (`python -m benchmarks.rebuild`, rebuild.json: "benchmark": "rebuild") fill
+`bench:rebuild`, a table per size with medians and spreads across rounds, then the targets.
 Standard library only: it runs without Django or a database.
 """
 
@@ -83,14 +85,17 @@ class Results:
     full: list[Group]  # newest first
     reads_only: list[Run]  # oldest first
     replicas: list[Run]  # oldest first
+    rebuilds: list[Run] = field(default_factory=list)  # oldest first
 
 
 def results_load(directory: Path = RESULTS) -> Results:
     runs = [Run(path, json.loads(path.read_text())) for path in sorted(directory.glob("*.json"))]
     groups: dict[str, Group] = {}
-    reads_only, replicas = [], []
+    reads_only, replicas, rebuilds = [], [], []
     for run in runs:
-        if "medians" in run.data and "runs" in run.data:
+        if run.data.get("benchmark") == "rebuild":
+            rebuilds.append(run)
+        elif "medians" in run.data and "runs" in run.data:
             replicas.append(run)
         elif any("this" in values for values in run.sizes.values()):
             reads_only.append(run)
@@ -100,6 +105,7 @@ def results_load(directory: Path = RESULTS) -> Results:
         full=sorted(groups.values(), key=lambda g: g.started, reverse=True),
         reads_only=sorted(reads_only, key=lambda r: r.started),
         replicas=sorted(replicas, key=lambda r: r.started),
+        rebuilds=sorted(rebuilds, key=lambda r: r.started),
     )
 
 
@@ -479,6 +485,157 @@ def earlier(results: Results) -> str:
     return "\n\n".join(commands(results, group) for group in older)
 
 
+# --- rebuilds under load (benchmarks/rebuild.py) ----------------------------------------------
+
+REBUILD_SCENARIOS = [
+    ("incremental-online", "`incremental`, full rebuild: **after** (online)"),
+    ("incremental-offline", "`incremental`, full rebuild: before (TRUNCATE + refill)"),
+    ("sync-definition-online", "`sync`, definition change: **after** (online swap)"),
+    ("sync-definition-offline", "`sync`, definition change: before (DROP + CREATE)"),
+]
+REBUILD_TARGETS = [
+    ("p99_within_2x_baseline", "command p99 during ≤ 2× p99 without"),
+    ("max_within_250ms", "command max during ≤ 250 ms"),
+    ("no_5xx", "no 5xx (nor unanswered request)"),
+    ("no_half_filled_read", "no read of a half-filled report"),
+    ("zero_differences", "0 differences afterwards"),
+]
+
+
+def _spread(values: list, fmt: Callable = ms) -> str:
+    """The median across rounds, with the spread (min–max) when the rounds differ."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return DASH
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    low, high = fmt(ordered[0]), fmt(ordered[-1])
+    return fmt(median) if low == high else f"{fmt(median)} ({low}–{high})"
+
+
+def _count(value) -> str:
+    return DASH if value is None else f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+
+
+def _load(value) -> str:
+    return DASH if value is None else f"{value:.1f}"
+
+
+def _rebuild_size(size: int, found: dict) -> str:
+    rounds = found.get("rounds") or []
+    count = len(rounds)
+    header = [
+        f"{size_label(size)} orders, {count} round{'s' if count != 1 else ''}"
+        + (": median (min–max)" if count > 1 else ""),
+        "rebuild",
+        "commands without / during",
+        "p99 ms without → during",
+        "max ms without → during",
+        "slowest read during, ms",
+        "longest lock wait ms without → during",
+        "5xx",
+        "half-filled reads",
+        "differences",
+        "load avg; other processes' cores",
+    ]
+    rows, verdicts = [], []
+    for key, label in REBUILD_SCENARIOS:
+        runs = [r["scenarios"][key] for r in rounds if key in (r.get("scenarios") or {})]
+        if not runs:
+            continue
+
+        def each(*path, runs=runs):
+            return [dig(run, *path) for run in runs]
+
+        load_avg = _spread(
+            [(dig(run, "rebuild", "loadavg_end") or [None])[0] for run in runs], _load
+        )
+        others = _spread(each("rebuild", "cpu", "other_processes_cores"), _load)
+        rows.append(
+            [
+                label,
+                _spread(each("rebuild_seconds"), seconds),
+                f"{_spread(each('baseline', 'commands'), _count)} / "
+                f"{_spread(each('rebuild', 'commands'), _count)}",
+                f"{_spread(each('baseline', 'p99_ms'))} → {_spread(each('rebuild', 'p99_ms'))}",
+                f"{_spread(each('baseline', 'max_ms'))} → {_spread(each('rebuild', 'max_ms'))}",
+                _spread(each("rebuild", "read_max_ms")),
+                f"{_spread(each('baseline', 'database_waits', 'longest_lock_wait', 'ms'))} → "
+                f"{_spread(each('rebuild', 'database_waits', 'longest_lock_wait', 'ms'))}",
+                _spread(each("whole_run", "server_errors"), _count),
+                _spread(each("whole_run", "half_filled_reads"), _count),
+                _spread(each("correctness", "differences"), _count),
+                f"{load_avg}; {others}",
+            ]
+        )
+        met = []
+        for target, _ in REBUILD_TARGETS:
+            values = [dig(run, "targets", target) for run in runs]
+            known = [v for v in values if v is not None]
+            if not known:
+                met.append(DASH)
+                continue
+            count = sum(1 for v in known if v)
+            word = "met" if count == len(known) else "**missed**"
+            met.append(f"{word} {count}/{len(known)}")
+        verdicts.append((label, met))
+    if not rows:
+        return f"No rebuild scenario measured at {size_label(size)} orders."
+    targets_table = table(
+        [
+            f"{size_label(size)} orders: target (rounds meeting it)",
+            *(label for label, _ in verdicts),
+        ],
+        [[name, *(met[i] for _, met in verdicts)] for i, (_, name) in enumerate(REBUILD_TARGETS)],
+    )
+    return table(header, rows) + "\n\n" + targets_table
+
+
+def _rebuild_setup(found: dict, settings: dict) -> str:
+    size_settings = found.get("settings") or {}
+
+    def load(strategy):
+        clients = size_settings.get(f"{strategy}_clients", DASH)
+        seconds_ = size_settings.get(f"{strategy}_seconds")
+        return f"`{strategy}` {clients} clients, baseline {seconds(seconds_)}"
+
+    idle = found.get("background") or {}
+    before = (
+        f"; before the run, load average {_load((idle.get('loadavg') or [None])[0])} and "
+        f"{_load(idle.get('machine_busy_cores'))} cores busy"
+        if idle
+        else ""
+    )
+    measured = {
+        name.split("-")[0] for r in found.get("rounds") or [] for name in r.get("scenarios") or {}
+    }
+    loads = "; ".join(load(s) for s in ("incremental", "sync") if s in measured) or DASH
+    return f"Load: {loads}; after a {seconds(settings.get('warmup_seconds'))} warm-up{before}."
+
+
+def rebuild(results: Results) -> str:
+    """Every rebuild run, oldest first: a table per size and its targets."""
+    if not results.rebuilds:
+        return "No rebuild run in benchmarks/results (python -m benchmarks.rebuild writes one)."
+    parts = []
+    for run in results.rebuilds:
+        settings = run.data.get("settings") or {}
+        for size, found in run.sizes.items():
+            parts.append(_rebuild_size(size, found) + "\n\n" + _rebuild_setup(found, settings))
+        parts.append(source_run(run))
+    legend = (
+        "Each client places an order and pays it over HTTP, in a loop; one reader lists reports. "
+        "Without: the baseline phase; during: every command that ran at some moment of the "
+        "rebuild. Longest lock wait: the longest wait for a lock of an active backend of the "
+        "benchmark's database, sampled every 250 ms (a command behind the rebuild's lock, behind "
+        "another command's row, or, in `sync`, behind another refresh of a view). Load average: 1 minute, at the end of "
+        "the rebuild; other processes' cores: CPU used during the rebuild by processes that are "
+        "neither the benchmark's nor its database's backends."
+    )
+    return "\n\n".join(parts) + f"\n\n{legend}"
+
+
 BLOCKS: dict[str, Callable[[Results], str]] = {
     "commands": commands,
     "throughput": throughput,
@@ -491,6 +648,7 @@ BLOCKS: dict[str, Callable[[Results], str]] = {
     "dashboard": dashboard,
     "replicas": replicas,
     "earlier": earlier,
+    "rebuild": rebuild,
 }
 
 

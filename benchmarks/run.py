@@ -314,10 +314,11 @@ _local = threading.local()  # one HTTP session per benchmark client thread
 
 class served:
     """gunicorn on loopback, on the benchmark database, for as long as the block runs; extra
-    environment (e.g. READ_MODEL_REFRESH=incremental) is passed to the server."""
+    environment (e.g. READ_MODEL_REFRESH=incremental) is passed to the server. `log`: a file that
+    receives the server's output (stdout and stderr) instead of this process's."""
 
-    def __init__(self, code: Path = BASE_DIR, **env):
-        self.code, self.extra_env = Path(code), env
+    def __init__(self, code: Path = BASE_DIR, log: Path | None = None, **env):
+        self.code, self.log, self.extra_env = Path(code), log, env
 
     def __enter__(self) -> str:
         with socket.socket() as sock:
@@ -333,6 +334,8 @@ class served:
         if self.code != BASE_DIR:  # another tree of this project: its modules, not ours
             env["PYTHONPATH"] = os.pathsep.join([str(self.code), env.get("PYTHONPATH", "")])
         collectstatic(env, self.code)
+        output = open(self.log, "a") if self.log else None  # closed in __exit__
+        self.output = output
         self.process = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "gunicorn"),
@@ -352,6 +355,8 @@ class served:
             ],
             cwd=self.code,
             env=env,
+            stdout=output,
+            stderr=output,
         )
         base = f"http://127.0.0.1:{port}"
         import requests
@@ -363,13 +368,14 @@ class served:
                 return base
             except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.1)
-        self.process.terminate()
-        self.process.wait(timeout=30)
+        self.__exit__()
         raise RuntimeError("the server did not start")
 
     def __exit__(self, *exc):
         self.process.terminate()
         self.process.wait(timeout=30)
+        if self.output:
+            self.output.close()
 
 
 PRODUCTION = {
