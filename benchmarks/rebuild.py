@@ -496,7 +496,7 @@ def _call(function: str, *args) -> str:
 
 REBUILD_LINE = re.compile(
     r"^(?P<report>\S+)\s+(?P<ms>[\d.]+) ms\s+(?P<rows>\d+) rows\s+(?P<events>\d+) events caught up, "
-    r"writers held (?P<held>[\d.]+) ms"
+    r"(?:writers held|swap held its locks) (?P<held>[\d.]+) ms"
 )
 
 

@@ -40,6 +40,11 @@ def ensure() -> None:
         )
 
 
+def row_count(name: str) -> int | None:
+    """The view's rows as of its last refresh (None before it)."""
+    return ViewState.objects.filter(name=name).values_list("row_count", flat=True).first()
+
+
 def view_states() -> list[ViewState]:
     return list(ViewState.objects.order_by("name"))
 

@@ -70,7 +70,7 @@ class RebuildResult:
     seconds: float  # the whole rebuild
     passes: int  # catch-up passes before the swap
     replayed: int  # events replayed into the new contents
-    swap_ms: float  # how long writers of the served contents waited for the swap (at most)
+    swap_ms: float  # how long the swap held its locks (writers of a table, readers of a view)
     swap_attempts: int
 
 
@@ -89,7 +89,7 @@ def table_rebuild(report: Report, progress: Progress | None = None) -> RebuildRe
     started = time.perf_counter()
     with rebuild_lock(report):
         _drop_leftovers(shadow, kind="TABLE")
-        progress(report, "fill", expected=_rows_now(live))
+        progress(report, "fill", expected=_rows_counted(live))  # exact, from its row counts
         snapshot, rows = _fill_table(report, live, shadow)
         progress(report, "filled", rows=rows)
         renames = _clone_indexes(live, shadow)
@@ -219,7 +219,7 @@ def view_rebuild(report: Report, progress: Progress | None = None) -> RebuildRes
     with rebuild_lock(report):
         _drop_leftovers(shadow, kind="MATERIALIZED VIEW")
         for attempt in range(1, SWAP_ATTEMPTS + 1):
-            progress(report, "fill", expected=_rows_now(live))
+            progress(report, "fill", expected=ledger.row_count(report.name))
             swapped = _create_and_swap_view(report, live, shadow)
             if swapped is not None:
                 rows, swap_ms = swapped
@@ -373,17 +373,6 @@ def _lock_not_granted(error: Exception) -> bool:
 def _relation_exists(cursor, name: str) -> bool:
     cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
     return cursor.fetchone()[0]
-
-
-def _rows_now(relation: str) -> int | None:
-    """The planner's estimate of a relation's rows (cheap; None when it does not exist)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass(%s)",
-            [relation],
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
 
 
 def _rows_counted(table: str) -> int:

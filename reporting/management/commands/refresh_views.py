@@ -71,7 +71,7 @@ class Command(BaseCommand):
         for r in results:
             self.stdout.write(
                 f"{r.report:<16} {r.seconds * 1000:9.1f} ms  {r.rows:>10} rows  "
-                f"{r.replayed} events caught up, writers held {r.swap_ms:.1f} ms"
+                f"{r.replayed} events caught up, swap held its locks {r.swap_ms:.1f} ms"
             )
 
     def _watch(self, debounce: float, poll: float) -> None:
