@@ -215,7 +215,7 @@ def test_sync_mode_positions_are_covered_when_the_command_returns(api, fresh_vie
     assert row["X-Read-Model-Pending"] == "0"
 
 
-def test_rebuild_recreates_every_view_from_scratch(fresh_views, capsys):
+def test_rebuild_recreates_every_view_from_scratch(sync_strategy, fresh_views, capsys):
     order_make()
     services.order_pay(order_id=Order.objects.get().pk)
     before = ViewState.objects.get(name="order_summary").refresh_count
